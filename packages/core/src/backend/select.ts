@@ -1,0 +1,164 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { FtError, UsageError } from "../errors.js";
+
+/**
+ * A compute engine `ft` can run on. Candidates are tried in `priority` order (lowest first);
+ * a package such as a native engine adds itself with `registerBackendCandidate`.
+ */
+export interface BackendCandidate {
+  /** Name users pass to `--backend` / `FT_BACKEND`. */
+  name: string;
+  /** Name of the tfjs backend it registers. */
+  tfName: string;
+  priority: number;
+  /** One line for `ft env`: what it is. */
+  description: string;
+  /** How a user gets it when it does not load. */
+  howToGet?: string;
+  /** Imports whatever registers the tfjs backend; throws when it cannot be loaded. */
+  load(): Promise<void>;
+  /** Runs once after the backend is set (registers extra kernels, for example). */
+  setup?(): Promise<void> | void;
+  /** Threads the engine computes with, when known. */
+  threads?(): number;
+}
+
+export interface BackendAttempt {
+  name: string;
+  ok: boolean;
+  /** Why it was skipped or failed. */
+  detail?: string;
+}
+
+export interface BackendSelection {
+  /** The candidate that runs, e.g. `wasm`. */
+  name: string;
+  /** The tfjs backend name, e.g. `tensorflow`. */
+  tfName: string;
+  /** Why it was chosen, in one sentence. */
+  reason: string;
+  /** Every candidate tried before it, in order, with why it was skipped. */
+  attempts: BackendAttempt[];
+  threads?: number;
+}
+
+const candidates: BackendCandidate[] = [];
+
+export function registerBackendCandidate(candidate: BackendCandidate): void {
+  const i = candidates.findIndex((c) => c.name === candidate.name);
+  if (i >= 0) candidates.splice(i, 1);
+  candidates.push(candidate);
+  candidates.sort((a, b) => a.priority - b.priority);
+}
+
+export function listBackendCandidates(): readonly BackendCandidate[] {
+  return candidates;
+}
+
+/** Imports a module by a name TypeScript cannot see at compile time (optional peers). */
+const importOptional = (specifier: string): Promise<unknown> => import(specifier);
+
+/** Loads a tfjs-node flavour and checks it registered with *our* tfjs-core (a version mismatch gives two engines). */
+async function loadTfjsNode(specifier: string): Promise<void> {
+  await importOptional(specifier);
+  if (!tf.findBackendFactory("tensorflow")) {
+    throw new Error(`${specifier} loaded, but registered its backend with another copy of @tensorflow/tfjs-core; install the version matching ${tf.version_core}`);
+  }
+}
+
+registerBackendCandidate({
+  name: "node-gpu",
+  tfName: "tensorflow",
+  priority: 10,
+  description: "TensorFlow C library with CUDA (@tensorflow/tfjs-node-gpu)",
+  howToGet: "pnpm add @tensorflow/tfjs-node-gpu@4.22.0 (needs CUDA; its install downloads libtensorflow)",
+  load: () => loadTfjsNode("@tensorflow/tfjs-node-gpu"),
+});
+registerBackendCandidate({
+  name: "node",
+  tfName: "tensorflow",
+  priority: 20,
+  description: "TensorFlow C library on the CPU (@tensorflow/tfjs-node)",
+  howToGet: "pnpm add @tensorflow/tfjs-node@4.22.0 (its install downloads libtensorflow)",
+  load: () => loadTfjsNode("@tensorflow/tfjs-node"),
+});
+registerBackendCandidate({
+  name: "wasm",
+  tfName: "wasm",
+  priority: 40,
+  description: "WebAssembly with XNNPACK (@tensorflow/tfjs-backend-wasm), one thread under Node",
+  load: async () => {
+    await import("@tensorflow/tfjs-backend-wasm");
+  },
+  threads: () => 1,
+});
+registerBackendCandidate({
+  name: "cpu",
+  tfName: "cpu",
+  priority: 50,
+  description: "plain JavaScript (@tensorflow/tfjs-backend-cpu): always loads, very slow to train",
+  load: async () => {
+    await import("@tensorflow/tfjs-backend-cpu");
+  },
+  threads: () => 1,
+});
+
+let current: BackendSelection | undefined;
+
+/** The selection made by the last `selectBackend`, if any. */
+export function currentBackend(): BackendSelection | undefined {
+  return current;
+}
+
+/**
+ * Chooses and activates the compute engine: the one named by `requested` (or `FT_BACKEND`) if given,
+ * which must load; otherwise the first candidate that loads, in priority order.
+ */
+export async function selectBackend(requested: string | undefined = process.env.FT_BACKEND || undefined): Promise<BackendSelection> {
+  const attempts: BackendAttempt[] = [];
+  if (requested) {
+    const candidate = candidates.find((c) => c.name === requested);
+    if (!candidate) {
+      throw new UsageError(`unknown backend "${requested}"; choose one of ${candidates.map((c) => c.name).join(", ")}`);
+    }
+    const error = await activate(candidate);
+    if (error) {
+      const how = candidate.howToGet ? ` To get it: ${candidate.howToGet}.` : "";
+      throw new FtError(`backend "${requested}" was requested but cannot be loaded: ${error}.${how}`);
+    }
+    return finish(candidate, `requested with ${process.env.FT_BACKEND === requested ? "FT_BACKEND" : "--backend"}`, attempts);
+  }
+  for (const candidate of candidates) {
+    const error = await activate(candidate);
+    if (!error) {
+      const skipped = attempts.map((a) => a.name).join(", ");
+      return finish(candidate, skipped ? `first engine that loads (not available: ${skipped})` : "first engine that loads", attempts);
+    }
+    attempts.push({ name: candidate.name, ok: false, detail: error });
+  }
+  throw new FtError(`no TensorFlow.js backend could be loaded: ${attempts.map((a) => `${a.name}: ${a.detail}`).join("; ")}`);
+}
+
+async function activate(candidate: BackendCandidate): Promise<string | undefined> {
+  try {
+    await candidate.load();
+    if (!(await tf.setBackend(candidate.tfName))) return `tf.setBackend("${candidate.tfName}") failed`;
+    await tf.ready();
+    await candidate.setup?.();
+    return undefined;
+  } catch (e) {
+    return firstLine(e);
+  }
+}
+
+function finish(candidate: BackendCandidate, reason: string, attempts: BackendAttempt[]): BackendSelection {
+  current = { name: candidate.name, tfName: candidate.tfName, reason, attempts, threads: candidate.threads?.() };
+  return current;
+}
+
+function firstLine(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const line = message.split("\n")[0]!;
+  if (/Cannot find (package|module)/.test(line)) return "not installed";
+  return line;
+}
