@@ -13,3 +13,4 @@ export {
   type BackendAttempt,
 } from "./backend/select.js";
 export { ftHome } from "./paths.js";
+export type { Example, RawImage, ImageDataset, Batch, BatchSource } from "./data/dataset.js";
