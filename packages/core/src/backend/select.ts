@@ -158,7 +158,9 @@ function finish(candidate: BackendCandidate, reason: string, attempts: BackendAt
 
 function firstLine(e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
-  const line = message.split("\n")[0]!;
-  if (/Cannot find (package|module)/.test(line)) return "not installed";
+  const line = message.split("\n")[0]!.replace(/\.$/, "");
+  const code = (e as { code?: string } | null)?.code;
+  // Node says "Cannot find package"; vite's module runner (tests) says "Could not resolve".
+  if (code === "ERR_MODULE_NOT_FOUND" || /Cannot find (package|module)|Could not resolve/.test(line)) return "not installed";
   return line;
 }
