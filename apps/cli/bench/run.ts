@@ -1,0 +1,131 @@
+/**
+ * `pnpm bench`: ResNet-50 training and inference on every engine that loads, with PyTorch run in the
+ * same session as the peer, plus the data pipeline and HDF5 import. Every row runs in its own process
+ * so its peak RSS is its own. Prints a table (or JSON with --json); --quick for a short run.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { listBackendCandidates } from "@ft/core";
+
+interface Workload {
+  id: string;
+  label: string;
+  row: string;
+  size?: number;
+  batch?: number;
+  /** Compared against the PyTorch peer's row of the same id. */
+  peer?: { row: "train" | "infer"; size: number; batch: number };
+  /** Engines too slow for this row unless --all. */
+  skipUnlessAll?: string[];
+}
+
+export interface BenchResult {
+  workload: string;
+  label: string;
+  engine: string;
+  images_per_s?: number;
+  mb_per_s?: number;
+  median_s?: number;
+  peak_rss_mb?: number;
+  /** PyTorch images/s divided by this engine's: how many times slower than the peer. */
+  slower_than_pytorch?: number;
+  error?: string;
+  detail?: Record<string, unknown>;
+}
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const json = args.includes("--json");
+const all = args.includes("--all");
+const steps = quick ? 2 : 5;
+const here = fileURLToPath(new URL(".", import.meta.url));
+
+const WORKLOADS: Workload[] = [
+  { id: "train-64", label: "ResNet-50 train 64 px b8", row: "train", size: 64, batch: 8, peer: { row: "train", size: 64, batch: 8 }, skipUnlessAll: ["cpu"] },
+  { id: "train-224", label: "ResNet-50 train 224 px b8", row: "train", size: 224, batch: 8, peer: { row: "train", size: 224, batch: 8 }, skipUnlessAll: ["cpu"] },
+  { id: "infer-224", label: "ResNet-50 infer 224 px b8", row: "infer", size: 224, batch: 8, peer: { row: "infer", size: 224, batch: 8 }, skipUnlessAll: ["cpu"] },
+];
+
+function log(line: string) {
+  process.stderr.write(line + "\n");
+}
+
+function runJsRow(w: Workload, engine: string): BenchResult {
+  const base = { workload: w.id, label: w.label, engine };
+  const child = spawnSync(
+    process.execPath,
+    ["--conditions=source", "--import", "tsx", `${here}row.ts`, w.row, engine, "--size", String(w.size ?? 224), "--batch", String(w.batch ?? 8), "--steps", String(steps)],
+    { encoding: "utf8", timeout: 45 * 60_000, maxBuffer: 64 << 20 },
+  );
+  if (child.status !== 0) {
+    const message = (child.stderr || child.error?.message || "failed").trim().split("\n").filter(Boolean);
+    const reason = message.find((l) => /out of memory|cannot be loaded|not registered|Error:/i.test(l)) ?? message.at(-1) ?? "failed";
+    return { ...base, error: child.signal ? `killed (${child.signal})` : reason.replace(/^.*?Error: /, "") };
+  }
+  return { ...base, ...(JSON.parse(child.stdout.trim().split("\n").pop()!) as object) };
+}
+
+function torchAvailable(): string | undefined {
+  try {
+    execFileSync("/usr/bin/python3", ["-c", "import torch, torchvision"], { stdio: "ignore" });
+    return undefined;
+  } catch {
+    return "PyTorch peer unavailable: apt-get install python3-torch python3-torchvision libopenblas0-pthread";
+  }
+}
+
+function runTorchRow(w: Workload): BenchResult {
+  const base = { workload: w.id, label: w.label, engine: "pytorch" };
+  const p = w.peer!;
+  const child = spawnSync(
+    "/usr/bin/python3",
+    [`${here}torch_peer.py`, "--row", p.row, "--size", String(p.size), "--batch", String(p.batch), "--steps", String(steps), "--threads", "2"],
+    { encoding: "utf8", timeout: 30 * 60_000 },
+  );
+  if (child.status !== 0) return { ...base, error: (child.stderr || "failed").trim().split("\n").pop() };
+  const { images_per_s, median_s, peak_rss_mb, ...detail } = JSON.parse(child.stdout.trim()) as Record<string, number>;
+  return { ...base, images_per_s, median_s, peak_rss_mb, detail };
+}
+
+function engines(): string[] {
+  return listBackendCandidates().map((c) => c.name);
+}
+
+const results: BenchResult[] = [];
+const torchMissing = torchAvailable();
+if (torchMissing) log(torchMissing);
+for (const w of WORKLOADS) {
+  let peer: BenchResult | undefined;
+  if (w.peer && !torchMissing) {
+    log(`${w.label}: pytorch…`);
+    peer = runTorchRow(w);
+    results.push(peer);
+  }
+  for (const engine of engines()) {
+    if (!all && w.skipUnlessAll?.includes(engine)) {
+      results.push({ workload: w.id, label: w.label, engine, error: "skipped (too slow; --all runs it)" });
+      continue;
+    }
+    log(`${w.label}: ${engine}…`);
+    const r = runJsRow(w, engine);
+    if (peer?.images_per_s && r.images_per_s) r.slower_than_pytorch = peer.images_per_s / r.images_per_s;
+    results.push(r);
+  }
+}
+
+if (json) {
+  process.stdout.write(JSON.stringify({ quick, steps, results }, null, 2) + "\n");
+} else {
+  const rows = results.map((r) => [
+    r.label,
+    r.engine,
+    r.images_per_s !== undefined ? r.images_per_s.toFixed(2) : r.mb_per_s !== undefined ? `${r.mb_per_s.toFixed(0)} MB/s` : "-",
+    r.slower_than_pytorch !== undefined ? `${r.slower_than_pytorch.toFixed(2)}×` : r.engine === "pytorch" ? "1.00×" : "-",
+    r.peak_rss_mb !== undefined ? r.peak_rss_mb.toFixed(0) : "-",
+    r.error ?? (r.detail?.blas ? `BLAS ${r.detail.blas as string}` : ""),
+  ]);
+  const header = ["workload", "engine", "images/s", "slower than PyTorch", "peak RSS MB", "note"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  process.stdout.write([line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n") + "\n");
+}
