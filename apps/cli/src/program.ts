@@ -3,9 +3,15 @@ import { FtError } from "@ft/core";
 import "./models.js";
 import { modelsCommand } from "./commands/models.js";
 import { envCommand } from "./commands/env.js";
+import { weightsCommand } from "./commands/weights.js";
+import { convertCommand } from "./commands/convert.js";
+import { trainCommand } from "./commands/train.js";
+import { evalCommand } from "./commands/eval.js";
+import { predictCommand } from "./commands/predict.js";
+import { exportCommand } from "./commands/export.js";
 
 /** Every command of `ft`; each module adds one subcommand. */
-const COMMANDS = [modelsCommand, envCommand];
+const COMMANDS = [modelsCommand, envCommand, weightsCommand, convertCommand, trainCommand, evalCommand, predictCommand, exportCommand];
 
 export function buildProgram(): Command {
   const program = new Command("ft")

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { FtError, UsageError } from "../errors.js";
+import { registerWasmTrainingKernels } from "./wasm-kernels/index.js";
 
 /**
  * A compute engine `ft` can run on. Candidates are tried in `priority` order (lowest first);
@@ -90,6 +91,7 @@ registerBackendCandidate({
   load: async () => {
     await import("@tensorflow/tfjs-backend-wasm");
   },
+  setup: () => void registerWasmTrainingKernels(),
   threads: () => 1,
 });
 registerBackendCandidate({

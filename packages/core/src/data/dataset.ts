@@ -37,6 +37,11 @@ export interface Batch {
   labels: tf.Tensor2D;
   /** Number of examples (the last batch may be smaller). */
   size: number;
+  /**
+   * Index of this batch within its epoch (resume from `index + 1`). Indices can skip one
+   * when every example of a batch failed to load.
+   */
+  index?: number;
 }
 
 /** Produces the batches of one epoch in a deterministic order given (seed, epoch). */

@@ -1,0 +1,39 @@
+import sharp from "sharp";
+import { FtError } from "../errors.js";
+import type { RawImage } from "./dataset.js";
+
+/**
+ * Decodes a JPEG/PNG (or any format sharp reads) to 8-bit RGB, row-major HWC.
+ * Greyscale becomes three equal channels; an alpha channel is dropped (not composited),
+ * like PIL's `convert("RGB")` used by Keras' `load_img`. EXIF orientation is not applied.
+ * Throws an FtError naming `origin` (the path by default) and sharp's reason.
+ */
+export async function decodeImage(input: string | Uint8Array, origin = typeof input === "string" ? input : "image buffer"): Promise<RawImage> {
+  try {
+    const { data, info } = await sharp(input).removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), height: info.height, width: info.width, channels: 3 };
+  } catch (error) {
+    throw new FtError(`cannot decode image ${origin}: ${reasonOf(error)}`);
+  }
+}
+
+/**
+ * Reads only the image header (fast) and returns its size; throws an FtError naming the path
+ * for a file that is not a readable image. A truncated body is only found by a full decode.
+ */
+export async function probeImage(path: string): Promise<{ height: number; width: number; format: string }> {
+  try {
+    const meta = await sharp(path).metadata();
+    if (!meta.width || !meta.height) throw new Error("no image size in header");
+    return { height: meta.height, width: meta.width, format: meta.format ?? "unknown" };
+  } catch (error) {
+    throw new FtError(`cannot read image ${path}: ${reasonOf(error)}`);
+  }
+}
+
+/** The message of an error (sharp/libvips messages can span lines: keep the first). */
+export function reasonOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0].trim();
+}

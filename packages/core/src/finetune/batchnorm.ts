@@ -1,0 +1,55 @@
+import type * as tf from "@tensorflow/tfjs-core";
+import type * as tfl from "@tensorflow/tfjs-layers";
+import { UsageError } from "../errors.js";
+
+/**
+ * What BatchNormalization layers do during training steps:
+ * - `train`: normalise with batch statistics and update the moving averages, frozen or not
+ *   (Keras 1 and tfjs behaviour; the seed's);
+ * - `frozen`: every BN layer runs in inference mode (moving statistics, left unchanged); its gamma/beta
+ *   still learn when the layer is trainable;
+ * - `auto`: Keras ≥ 2.1.3: BN layers that are frozen (`trainable = false`) run in inference mode, the others train.
+ */
+export type BatchNormPolicy = "train" | "frozen" | "auto";
+
+export const BATCH_NORM_POLICIES: readonly BatchNormPolicy[] = ["train", "frozen", "auto"];
+
+type CallFn = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
+interface Patched {
+  policy: BatchNormPolicy;
+}
+const patched = new WeakMap<tfl.layers.Layer, Patched>();
+
+/** True for layers that keep moving statistics updated in training mode. */
+export function isBatchNorm(layer: tfl.layers.Layer): boolean {
+  return layer.getClassName() === "BatchNormalization";
+}
+
+/**
+ * Applies `policy` to every BatchNormalization layer of `model` (can be called again to change it).
+ * Porting note: tfjs ignores `trainable` for BN statistics, so the layer's `call` is wrapped to pass
+ * `training: false` when the policy says inference mode; nothing else about the layer changes.
+ * Returns the number of BN layers.
+ */
+export function applyBatchNormPolicy(model: tfl.LayersModel, policy: BatchNormPolicy): number {
+  if (!BATCH_NORM_POLICIES.includes(policy)) throw new UsageError(`unknown BatchNorm policy "${policy}"; choose ${BATCH_NORM_POLICIES.join(", ")}`);
+  let count = 0;
+  for (const layer of model.layers) {
+    if (!isBatchNorm(layer)) continue;
+    count++;
+    const state = patched.get(layer);
+    if (state) {
+      state.policy = policy;
+      continue;
+    }
+    const own: Patched = { policy };
+    patched.set(layer, own);
+    const target = layer as unknown as { call: CallFn };
+    const original = target.call.bind(layer) as CallFn;
+    target.call = (inputs, kwargs) => {
+      const inference = own.policy === "frozen" || (own.policy === "auto" && !layer.trainable);
+      return original(inputs, inference && kwargs?.training ? { ...kwargs, training: false } : kwargs);
+    };
+  }
+  return count;
+}

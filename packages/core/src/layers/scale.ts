@@ -1,0 +1,65 @@
+/**
+ * Caffe's `Scale` layer as the Caffe-converted Keras models (ResNet-101/152, DenseNet-121/169/161)
+ * use it after every BatchNormalization: a learned per-channel affine map `y = gamma * x + beta`.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+
+export interface ScaleArgs {
+  /** Channel axis (default -1, the last axis of an NHWC tensor). */
+  axis?: number;
+  name?: string;
+  trainable?: boolean;
+  inputShape?: number[];
+  batchInputShape?: (number | null)[];
+}
+
+/**
+ * Per-channel `y = gamma * x + beta`, weights `[gamma, beta]` of shape `[channels]`
+ * (gamma starts at 1, beta at 0). Porting note: the Keras original takes `momentum`, `weights` and
+ * initializer arguments it never uses for inference; only `axis` is kept.
+ */
+export class Scale extends tfl.layers.Layer {
+  static className = "Scale";
+  readonly axis: number;
+  private gamma?: tfl.LayerVariable;
+  private beta?: tfl.LayerVariable;
+
+  constructor(args: ScaleArgs = {}) {
+    super(args as ConstructorParameters<typeof tfl.layers.Layer>[0]);
+    this.axis = args.axis ?? -1;
+    this.supportsMasking = true;
+  }
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    const axis = this.axis < 0 ? shape.length + this.axis : this.axis;
+    const channels = shape[axis];
+    if (channels == null) throw new Error(`Scale "${this.name}": the channel axis ${this.axis} of input ${JSON.stringify(shape)} must be known`);
+    this.gamma = this.addWeight("gamma", [channels], "float32", tfl.initializers.ones());
+    this.beta = this.addWeight("beta", [channels], "float32", tfl.initializers.zeros());
+    this.built = true;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const axis = this.axis < 0 ? x.rank + this.axis : this.axis;
+      const broadcast = x.shape.map((d, i) => (i === axis ? d : 1));
+      const gamma = this.gamma!.read();
+      const beta = this.beta!.read();
+      if (axis === x.rank - 1) return tf.add(tf.mul(x, gamma), beta);
+      return tf.add(tf.mul(x, tf.reshape(gamma, broadcast)), tf.reshape(beta, broadcast));
+    });
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
+    return inputShape;
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), axis: this.axis };
+  }
+}
+
+tf.serialization.registerClass(Scale);

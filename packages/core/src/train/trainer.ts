@@ -1,0 +1,488 @@
+import * as tf from "@tensorflow/tfjs-core";
+import type * as tfl from "@tensorflow/tfjs-layers";
+import type { Batch, BatchSource } from "../data/dataset.js";
+import { UsageError } from "../errors.js";
+import { evaluate } from "../eval/evaluate.js";
+import type { EvalMetrics } from "../eval/metrics.js";
+import { applyBatchNormPolicy, type BatchNormPolicy } from "../finetune/batchnorm.js";
+import { seedDropout, type DropoutClock } from "../finetune/dropout.js";
+import { applyFreeze, type FreezeSpec } from "../finetune/freeze.js";
+import { layerLrScales, type LrGroups } from "../finetune/lr-groups.js";
+import { loadModelWeights, optimizerStateOf, readCheckpoint, weightKey, writeCheckpoint } from "./checkpoint.js";
+import { createOptimizer, type Optimizer, type OptimizerConfig, type ParamUpdate } from "./optimizers.js";
+import { scheduleFactor, type ScheduleConfig } from "./schedules.js";
+
+/** One row of `metrics.csv` / `metrics.jsonl`. Epochs count from 1. */
+export interface EpochLog {
+  epoch: number;
+  /** Mean training loss over the epoch's examples (summed over heads, regularisation included). */
+  loss: number;
+  /** Training accuracy (dropout and BN in training mode). */
+  acc: number;
+  /** Validation log-loss (scikit-learn definition, see `EvalMetrics.logLoss`). */
+  val_loss?: number;
+  val_acc?: number;
+  val_top5?: number;
+  /** Validation `confusion[true][predicted]` (JSONL only, not in the CSV). */
+  val_confusion?: number[][];
+  /** Learning rate of the last update (schedule and Keras-1 decay applied, scale 1). */
+  lr: number;
+  /** Optimiser updates done at the end of the epoch. */
+  step: number;
+  /** Seconds of training (validation excluded). */
+  seconds: number;
+  images_per_sec: number;
+}
+
+/** Why training ended. `nan`: a non-finite loss or gradient was met; the update was not applied. */
+export type StopReason = "completed" | "early-stopping" | "nan" | "interrupted" | "max-steps";
+
+/**
+ * Where a run is: saved in every checkpoint, so that a resumed run continues with the same data order,
+ * learning rates, dropout masks and metrics as an uninterrupted one.
+ */
+export interface TrainState {
+  /** Epoch in progress, from 0 (equal to `epochs` when done). */
+  epoch: number;
+  /** Next batch index within `epoch`. */
+  batch: number;
+  /** Optimiser updates done. */
+  step: number;
+  /** Training forward passes done (micro-batches): the dropout clock. */
+  passes: number;
+  /** Running sums of the epoch in progress. */
+  running: { lossSum: number; correct: number; seen: number; seconds: number };
+  history: EpochLog[];
+  /** Best value of the monitored metric so far. */
+  best: { monitor: string; value: number; epoch: number } | null;
+  /** Epochs since the monitored metric last improved (early stopping). */
+  wait: number;
+  stopReason?: StopReason;
+  /** Where the non-finite value was met, for `nan`. */
+  stopDetail?: string;
+}
+
+/** What a checkpoint's metadata holds. */
+export interface CheckpointMeta {
+  kind: "ft-checkpoint";
+  state: TrainState;
+  /** Optimiser updates (Keras `iterations`). */
+  iterations: number;
+  optimizer: OptimizerConfig["kind"];
+  savedAt: string;
+}
+
+/** Passed to callbacks. */
+export interface BatchInfo {
+  epoch: number;
+  /** Batch index within the epoch, from 0. */
+  batch: number;
+  batches: number;
+  size: number;
+  loss: number;
+  /** Running mean loss and accuracy of the epoch so far. */
+  meanLoss: number;
+  meanAcc: number;
+  lr: number;
+  /** Seconds of training in this epoch so far. */
+  seconds: number;
+  seen: number;
+}
+
+/** A concern of the loop (fastai style): logging, checkpoints, early stopping, progress, report. */
+export interface Callback {
+  onTrainBegin?(trainer: Trainer): void | Promise<void>;
+  onEpochBegin?(trainer: Trainer, epoch: number): void | Promise<void>;
+  onBatchEnd?(trainer: Trainer, info: BatchInfo): void | Promise<void>;
+  /** `val` holds the full validation metrics (confusion matrix) when there is a validation split. */
+  onEpochEnd?(trainer: Trainer, log: EpochLog, val: EvalMetrics | undefined): void | Promise<void>;
+  onTrainEnd?(trainer: Trainer, result: TrainResult): void | Promise<void>;
+}
+
+export interface TrainerOptions {
+  /** The model to train, with its head already in place; every output is a softmax over `train.classes`. */
+  model: tfl.LayersModel;
+  train: BatchSource;
+  val?: BatchSource;
+  epochs: number;
+  optimizer: OptimizerConfig;
+  /** Default constant. */
+  schedule?: ScheduleConfig;
+  /** Discriminative learning rates (default: one rate). */
+  lrGroups?: LrGroups;
+  /** Layers frozen from the first epoch (default none). */
+  freeze?: FreezeSpec;
+  /** Freeze changes at the start of an epoch (from 0), e.g. `[{epoch: 1, freeze: {kind: "none"}}]` to unfreeze after one. */
+  unfreeze?: { epoch: number; freeze: FreezeSpec }[];
+  /** Names of the new head's layers (for `freeze: body`). */
+  headLayers?: string[];
+  /** Default `train` (the seed). */
+  batchNorm?: BatchNormPolicy;
+  /**
+   * Split each batch into this many micro-batches and add their gradients before one update (default 1).
+   * The update equals the full batch's except for BatchNorm, which normalises each micro-batch with its own statistics
+   * (and updates its moving averages once per micro-batch).
+   */
+  accumulate?: number;
+  /** Stop after this many updates in total (smoke tests); the position is checkpointed like an interruption. */
+  maxSteps?: number;
+  /** Seeds dropout masks (data order is the BatchSource's business). Default 0. */
+  seed?: number;
+  callbacks?: Callback[];
+  /** Aborting stops after the current batch; the `last` checkpoint then holds the exact position. */
+  signal?: AbortSignal;
+  /** Validation metric for `best` and early stopping (default `val_loss`, or `loss` without validation). */
+  monitor?: "val_loss" | "val_acc" | "loss" | "acc";
+}
+
+export interface TrainResult {
+  stopReason: StopReason;
+  stopDetail?: string;
+  history: EpochLog[];
+  state: TrainState;
+  /** Validation metrics of the last epoch. */
+  lastVal?: EvalMetrics;
+}
+
+/** A parameter trained in this phase. */
+interface Param {
+  key: string;
+  variable: tf.Variable;
+  lrScale: number;
+}
+
+const CLIP = 1e-7;
+
+/**
+ * Categorical cross-entropy as Keras: probabilities clipped to [1e-7, 1 − 1e-7], `−Σ y·log p` per example,
+ * summed over the batch (the caller divides by the full batch size).
+ */
+function crossEntropySum(labels: tf.Tensor, probs: tf.Tensor): tf.Scalar {
+  return tf.neg(tf.sum(tf.mul(labels, tf.log(tf.clipByValue(probs, CLIP, 1 - CLIP))))) as tf.Scalar;
+}
+
+/**
+ * The training loop: a step written with `tf.variableGrads` so that BatchNorm mode, gradient accumulation,
+ * schedules, layer-group learning rates and exact resume are under its control. Everything else is a callback.
+ */
+export class Trainer {
+  readonly model: tfl.LayersModel;
+  readonly optimizer: Optimizer;
+  readonly options: Required<Pick<TrainerOptions, "epochs" | "accumulate" | "seed" | "monitor" | "batchNorm">> & TrainerOptions;
+  state: TrainState;
+  private readonly dropoutClock: DropoutClock;
+  private stopRequest: { reason: StopReason; detail?: string } | undefined;
+  private lastVal: EvalMetrics | undefined;
+  private lastLr = 0;
+
+  constructor(options: TrainerOptions) {
+    const accumulate = options.accumulate ?? 1;
+    if (!Number.isInteger(options.epochs) || options.epochs < 1) throw new UsageError(`epochs must be a positive integer (got ${options.epochs})`);
+    if (!Number.isInteger(accumulate) || accumulate < 1 || accumulate > options.train.batchSize) {
+      throw new UsageError(`accumulate must be an integer between 1 and the batch size ${options.train.batchSize} (got ${accumulate})`);
+    }
+    if (options.maxSteps !== undefined && !(Number.isInteger(options.maxSteps) && options.maxSteps > 0)) {
+      throw new UsageError(`max steps must be a positive integer (got ${options.maxSteps})`);
+    }
+    if (options.val && options.val.classes.length !== options.train.classes.length) {
+      throw new UsageError(`the validation split has ${options.val.classes.length} classes, the training split ${options.train.classes.length}`);
+    }
+    const outputs = options.model.outputs;
+    for (const o of outputs) {
+      if (o.shape[o.shape.length - 1] !== options.train.classes.length) {
+        throw new UsageError(`model output ${o.name} has ${o.shape[o.shape.length - 1]} classes, the data ${options.train.classes.length}; replace the head first`);
+      }
+    }
+    this.options = {
+      ...options,
+      accumulate,
+      seed: options.seed ?? 0,
+      batchNorm: options.batchNorm ?? "train",
+      monitor: options.monitor ?? (options.val ? "val_loss" : "loss"),
+    };
+    this.model = options.model;
+    this.optimizer = createOptimizer(options.optimizer);
+    this.state = {
+      epoch: 0,
+      batch: 0,
+      step: 0,
+      passes: 0,
+      running: { lossSum: 0, correct: 0, seen: 0, seconds: 0 },
+      history: [],
+      best: null,
+      wait: 0,
+    };
+    this.dropoutClock = { seed: this.options.seed, pass: 0 };
+    seedDropout(this.model, this.dropoutClock);
+    applyBatchNormPolicy(this.model, this.options.batchNorm);
+  }
+
+  /** Batches per epoch. */
+  get stepsPerEpoch(): number {
+    return Math.ceil(this.options.train.size / this.options.train.batchSize);
+  }
+
+  /** Updates in the whole run (for schedules). */
+  get totalSteps(): number {
+    return this.stepsPerEpoch * this.options.epochs;
+  }
+
+  /** Asks the loop to stop after the current batch (callbacks use it, e.g. early stopping). */
+  stop(reason: StopReason, detail?: string): void {
+    this.stopRequest ??= { reason, detail };
+  }
+
+  /** The freeze spec in force for `epoch`. */
+  freezeFor(epoch: number): FreezeSpec {
+    let spec: FreezeSpec = this.options.freeze ?? { kind: "none" };
+    for (const u of [...(this.options.unfreeze ?? [])].sort((a, b) => a.epoch - b.epoch)) if (u.epoch <= epoch) spec = u.freeze;
+    return spec;
+  }
+
+  /** The base learning rate for update `step` before Keras decay (schedule applied). */
+  scheduledLr(step: number): number {
+    const schedule = this.options.schedule ?? { kind: "constant" };
+    return this.options.optimizer.lr * scheduleFactor(schedule, { step, totalSteps: this.totalSteps, stepsPerEpoch: this.stepsPerEpoch });
+  }
+
+  private trainableParams(): Param[] {
+    const scales = layerLrScales(this.model, this.options.lrGroups);
+    const params: Param[] = [];
+    for (const layer of this.model.layers) {
+      if (!layer.trainable) continue;
+      const scale = scales.get(layer.name) ?? 1;
+      for (const w of layer.trainableWeights) params.push({ key: weightKey(w), variable: w.read() as tf.Variable, lrScale: scale });
+    }
+    return params;
+  }
+
+  /** Restores weights, optimiser state and position from a checkpoint written by this trainer's checkpoint callback. */
+  async restore(path: string): Promise<void> {
+    const ckpt = await readCheckpoint<CheckpointMeta>(path);
+    try {
+      if (ckpt.meta?.kind !== "ft-checkpoint") throw new UsageError(`${path} is not a training checkpoint`);
+      if (ckpt.meta.optimizer !== this.options.optimizer.kind) {
+        throw new UsageError(`${path} was written with the ${ckpt.meta.optimizer} optimizer, this run uses ${this.options.optimizer.kind}`);
+      }
+      loadModelWeights(this.model, ckpt, path);
+      this.optimizer.setState(optimizerStateOf(ckpt, ckpt.meta.iterations));
+      this.state = structuredClone(ckpt.meta.state);
+      delete this.state.stopReason;
+      delete this.state.stopDetail;
+    } finally {
+      ckpt.dispose();
+    }
+  }
+
+  /** Writes weights, optimiser state and `state` to `path` (atomically). */
+  async saveCheckpoint(path: string): Promise<void> {
+    const meta: CheckpointMeta = {
+      kind: "ft-checkpoint",
+      state: this.state,
+      iterations: this.optimizer.iterations,
+      optimizer: this.options.optimizer.kind,
+      savedAt: new Date().toISOString(),
+    };
+    await writeCheckpoint(path, this.model, this.optimizer.getState(), meta);
+  }
+
+  /** True when the position is inside an epoch (not at an epoch boundary). */
+  get midEpoch(): boolean {
+    return this.state.batch > 0;
+  }
+
+  /** Trains from the current state (fresh, or restored) to the end or a stop. */
+  async fit(): Promise<TrainResult> {
+    const callbacks = this.options.callbacks ?? [];
+    const { epochs, train, val } = this.options;
+    this.stopRequest = undefined;
+    for (const cb of callbacks) await cb.onTrainBegin?.(this);
+    const onAbort = () => this.stop("interrupted");
+    this.options.signal?.addEventListener("abort", onAbort);
+    if (this.options.signal?.aborted) onAbort();
+    try {
+      while (this.state.epoch < epochs && !this.stopRequest) {
+        const epoch = this.state.epoch;
+        applyFreeze(this.model, this.freezeFor(epoch), this.options.headLayers);
+        const params = this.trainableParams();
+        if (params.length === 0) throw new UsageError(`nothing to train in epoch ${epoch + 1}: every layer is frozen`);
+        for (const cb of callbacks) await cb.onEpochBegin?.(this, epoch);
+        for await (const batch of train.batches(epoch, this.state.batch)) {
+          const t0 = performance.now();
+          let outcome: { loss: number; correct: number } | string;
+          try {
+            outcome = await this.step(batch, params);
+          } finally {
+            batch.images.dispose();
+            batch.labels.dispose();
+          }
+          if (typeof outcome === "string") {
+            this.stop("nan", `epoch ${epoch + 1}, batch ${(batch.index ?? this.state.batch) + 1}: ${outcome}`);
+            break;
+          }
+          const r = this.state.running;
+          r.lossSum += outcome.loss * batch.size;
+          r.correct += outcome.correct;
+          r.seen += batch.size;
+          r.seconds += (performance.now() - t0) / 1000;
+          // A source may skip an index when every example of a batch failed to load.
+          this.state.batch = (batch.index ?? this.state.batch) + 1;
+          this.state.step++;
+          const info: BatchInfo = {
+            epoch,
+            batch: this.state.batch - 1,
+            batches: this.stepsPerEpoch,
+            size: batch.size,
+            loss: outcome.loss,
+            meanLoss: r.lossSum / r.seen,
+            meanAcc: r.correct / r.seen,
+            lr: this.lastLr,
+            seconds: r.seconds,
+            seen: r.seen,
+          };
+          for (const cb of callbacks) await cb.onBatchEnd?.(this, info);
+          if (this.options.maxSteps !== undefined && this.state.step >= this.options.maxSteps) this.stop("max-steps");
+          if (this.stopRequest) break;
+        }
+        if (this.stopRequest && this.state.batch < this.stepsPerEpoch) break;
+        await this.endEpoch(callbacks, val);
+      }
+    } finally {
+      this.options.signal?.removeEventListener("abort", onAbort);
+    }
+    const stop: { reason: StopReason; detail?: string } = this.stopRequest ?? { reason: "completed" };
+    this.state.stopReason = stop.reason;
+    this.state.stopDetail = stop.detail;
+    const result: TrainResult = { stopReason: stop.reason, stopDetail: stop.detail, history: this.state.history, state: this.state, lastVal: this.lastVal };
+    for (const cb of callbacks) await cb.onTrainEnd?.(this, result);
+    return result;
+  }
+
+  private async endEpoch(callbacks: Callback[], val: BatchSource | undefined): Promise<void> {
+    const r = this.state.running;
+    const valMetrics = val ? await evaluate(this.model, val) : undefined;
+    this.lastVal = valMetrics;
+    const log: EpochLog = {
+      epoch: this.state.epoch + 1,
+      loss: r.lossSum / r.seen,
+      acc: r.correct / r.seen,
+      ...(valMetrics ? { val_loss: valMetrics.logLoss, val_acc: valMetrics.top1, val_top5: valMetrics.top5, val_confusion: valMetrics.confusion } : {}),
+      lr: this.lastLr,
+      step: this.state.step,
+      seconds: r.seconds,
+      images_per_sec: r.seconds > 0 ? r.seen / r.seconds : 0,
+    };
+    this.state.history.push(log);
+    this.updateBest(log);
+    this.state.epoch++;
+    this.state.batch = 0;
+    this.state.running = { lossSum: 0, correct: 0, seen: 0, seconds: 0 };
+    for (const cb of callbacks) await cb.onEpochEnd?.(this, log, valMetrics);
+  }
+
+  /** Improved-or-not bookkeeping for `best` checkpoints and early stopping. */
+  private updateBest(log: EpochLog): void {
+    const monitor = this.options.monitor;
+    const value = log[monitor];
+    if (value === undefined || !Number.isFinite(value)) return;
+    const higherIsBetter = monitor.endsWith("acc");
+    const best = this.state.best;
+    if (!best || (higherIsBetter ? value > best.value : value < best.value)) {
+      this.state.best = { monitor, value, epoch: log.epoch };
+      this.state.wait = 0;
+    } else {
+      this.state.wait++;
+    }
+  }
+
+  /** True when the epoch just logged set a new best. */
+  get improved(): boolean {
+    const last = this.state.history[this.state.history.length - 1];
+    return !!last && this.state.best?.epoch === last.epoch;
+  }
+
+  /**
+   * One optimiser update from one batch. Returns the batch's mean loss and correct count, or a description
+   * of the non-finite value met (then nothing is updated).
+   */
+  private async step(batch: Batch, params: Param[]): Promise<{ loss: number; correct: number } | string> {
+    const micro = this.options.accumulate;
+    const n = batch.size;
+    const variables = params.map((p) => p.variable);
+    let grads: tf.Tensor[] | undefined;
+    let loss: tf.Scalar | undefined;
+    let correct: tf.Scalar | undefined;
+    const sizes = splitSizes(n, micro);
+    let start = 0;
+    // Moving statistics change during the forward pass: keep their values (clones share storage) to undo a bad step.
+    const stateBefore = this.model.nonTrainableWeights.map((w) => [w, tf.clone(w.read())] as const);
+    try {
+      for (const size of sizes) {
+        if (size === 0) continue;
+        this.dropoutClock.pass = this.state.passes++;
+        const x = sizes.length === 1 ? batch.images : tf.slice(batch.images, start, size);
+        const y = sizes.length === 1 ? batch.labels : tf.slice(batch.labels, start, size);
+        let microCorrect: tf.Scalar | undefined;
+        const { value, grads: g } = tf.variableGrads(() => {
+          const out = this.model.apply(x, { training: true }) as tf.Tensor | tf.Tensor[];
+          const outs = Array.isArray(out) ? out : [out];
+          let total = tf.addN(outs.map((o) => crossEntropySum(y, o)));
+          const mean = outs.length === 1 ? outs[0]! : tf.div(tf.addN(outs), outs.length);
+          microCorrect = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(mean, -1), tf.argMax(y, -1)), "float32")) as tf.Scalar);
+          total = tf.div(total, n);
+          const reg = this.model.calculateLosses();
+          if (reg.length) total = tf.add(total, tf.mul(tf.addN(reg), size / n));
+          return total as tf.Scalar;
+        }, variables);
+        if (x !== batch.images) x.dispose();
+        if (y !== batch.labels) y.dispose();
+        const ordered = variables.map((v) => g[v.name]!);
+        if (!grads) {
+          grads = ordered;
+          loss = value;
+          correct = microCorrect;
+        } else {
+          const prev = grads;
+          grads = prev.map((a, i) => tf.add(a, ordered[i]!));
+          tf.dispose([...prev, ...ordered]);
+          const [l, c] = [tf.add(loss!, value), tf.add(correct!, microCorrect!)];
+          tf.dispose([loss!, value, correct!, microCorrect!]);
+          loss = l as tf.Scalar;
+          correct = c as tf.Scalar;
+        }
+        start += size;
+      }
+      const check = tf.tidy(() => tf.stack([loss!, correct!, tf.addN(grads!.map((g) => tf.sum(tf.square(g))))]));
+      const [lossValue, correctValue, gradSq] = await check.data();
+      check.dispose();
+      const bad = !Number.isFinite(lossValue!) ? `loss is ${lossValue}` : !Number.isFinite(gradSq!) ? `gradient is not finite (loss ${lossValue})` : undefined;
+      if (bad) {
+        for (const [w, before] of stateBefore) w.write(before);
+        return bad;
+      }
+      const lr = this.scheduledLr(this.state.step);
+      this.lastLr = this.optimizer.decayedLr(lr);
+      const updates: ParamUpdate[] = params.map((p, i) => ({ key: p.key, variable: p.variable, grad: grads![i]!, lrScale: p.lrScale }));
+      this.optimizer.apply(updates, lr);
+      return { loss: lossValue!, correct: correctValue! };
+    } finally {
+      tf.dispose([...(grads ?? []), ...(loss ? [loss] : []), ...(correct ? [correct] : []), ...stateBefore.map(([, t]) => t)]);
+    }
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}
+
+/** Sizes of `parts` micro-batches that add up to `n` (the first ones one larger when `n` does not divide). */
+export function splitSizes(n: number, parts: number): number[] {
+  const base = Math.floor(n / parts);
+  const extra = n % parts;
+  return Array.from({ length: parts }, (_, i) => base + (i < extra ? 1 : 0));
+}
+
+/** Keys of the model's trainable weights, for tests and reports. */
+export function trainableKeys(model: tfl.LayersModel): string[] {
+  return model.trainableWeights.map(weightKey);
+}
