@@ -14,6 +14,8 @@ export type Cifar10Subset = "seed" | "full" | { start: number; count: number };
 export interface Cifar10Options extends Cifar10ArchiveOptions {
   split?: Cifar10Split;
   subset?: Cifar10Subset;
+  /** Shorthand for `subset: {start: 0, count}`: the first `count` images of the split (wins over `subset`). */
+  count?: number;
   /** Read the batch files from this folder instead of the cache (no download). */
   batchesDir?: string;
 }
@@ -28,7 +30,7 @@ export interface Cifar10Options extends Cifar10ArchiveOptions {
 export async function cifar10(options: Cifar10Options = {}): Promise<ImageDataset> {
   const split = options.split ?? "train";
   if (split !== "train" && split !== "test") throw new UsageError(`CIFAR-10 split must be "train" or "test", got "${String(split)}"`);
-  const subset = options.subset ?? "seed";
+  const subset: Cifar10Subset = options.count !== undefined ? { start: 0, count: options.count } : (options.subset ?? "seed");
   const dir = options.batchesDir ?? (await ensureCifar10(options));
   const files = (split === "train" ? TRAIN_FILES : TEST_FILES).map((name) => join(dir, name));
 

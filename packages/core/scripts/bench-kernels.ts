@@ -17,6 +17,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import { writeFileSync } from "node:fs";
 import { registerWasmTrainingKernels, stockWasmKernel } from "../src/backend/wasm-kernels/index.js";
+import { chooseBackpropFilterStrategy, conv2DBackpropFilterWith } from "../src/backend/wasm-kernels/conv2d-backprop-filter.js";
 import { conv2DBackpropInputWith, chooseBackpropInputStrategy } from "../src/backend/wasm-kernels/conv2d-backprop-input.js";
 import { convGeometry, convFlops } from "../src/backend/wasm-kernels/im2col.js";
 
@@ -124,9 +125,8 @@ async function resnetStep(): Promise<void> {
   // A path TypeScript does not follow: the resnet package depends on @ft/core, not the reverse.
   const resnetModule = "../../resnet/src/index.js";
   const { resnet50Spec } = (await import(resnetModule)) as { resnet50Spec: { build(o: object): import("@tensorflow/tfjs-layers").LayersModel } };
-  const tfl = await import("@tensorflow/tfjs-layers");
   const model = resnet50Spec.build({ inputShape: [size, size, 3], classes: 10 });
-  model.compile({ optimizer: tfl.train.sgd(0.01), loss: "categoricalCrossentropy" });
+  model.compile({ optimizer: tf.train.sgd(0.01), loss: "categoricalCrossentropy" });
   const x = tf.randomNormal([batch, size, size, 3]);
   const y = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), "int32"), 10);
   const times: number[] = [];
@@ -166,8 +166,22 @@ async function main(): Promise<void> {
     const fAttrs = { strides: c.stride, pad: c.pad, dataFormat: "NHWC", filterShape: filter.shape };
     const iAttrs = { strides: c.stride, pad: c.pad, dataFormat: "NHWC", inputShape: x.shape };
 
+    const filterVariants: Record<string, number> = {};
+    for (const strategy of ["colT", "dyT"] as const) {
+      const fn = conv2DBackpropFilterWith(strategy);
+      filterVariants[strategy] = gflops(flops, timeKernel(() => fn({ inputs: { x, dy }, attrs: fAttrs, backend: backend() }) as tf.TensorInfo));
+    }
     const filterMs = timeKernel(() => tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, fAttrs) as tf.Tensor);
-    rows.push({ kernel: "Conv2DBackpropFilter", cls: c.cls, shape, gflop: flops / 1e9, wasmNew: gflops(flops, filterMs), cpu: withCpu ? cpuGflops(c, "filter") : undefined });
+    rows.push({
+      kernel: "Conv2DBackpropFilter",
+      cls: c.cls,
+      shape,
+      gflop: flops / 1e9,
+      wasmNew: gflops(flops, filterMs),
+      cpu: withCpu ? cpuGflops(c, "filter") : undefined,
+      variants: filterVariants,
+      chosen: chooseBackpropFilterStrategy(g),
+    });
 
     const variants: Record<string, number> = {};
     for (const strategy of ["conv", "gemm"] as const) {

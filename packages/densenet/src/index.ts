@@ -51,8 +51,8 @@ export { resolveBuildOptions, type ResolvedBuildOptions } from "./common.js";
 
 /**
  * Parameter counts with the 1000-class top: Keras applications' published figures for the `.keras`
- * models, and for the Caffe-converted ones the sums derived in densenet.test.ts (no conv bias, BN with
- * 4 and Scale with 2 weights per channel).
+ * models (set as their specs' `parameterCount`), and for the Caffe-converted ones the sums derived in
+ * densenet.test.ts (no conv bias, BN with 4 and Scale with 2 weights per channel), which nobody published.
  */
 export const PARAMETER_COUNTS = {
   densenet121: 8_146_152,
@@ -75,7 +75,7 @@ function denseNetSpec(config: DenseNetConfig, description: string, weights: Weig
     inputShape: DENSENET_INPUT_SHAPE,
     classes: DENSENET_CLASSES,
     preprocessing: caffe ? "densenet" : "torch",
-    parameterCount: PARAMETER_COUNTS[config.name as keyof typeof PARAMETER_COUNTS],
+    ...(caffe ? {} : { parameterCount: PARAMETER_COUNTS[config.name as keyof typeof PARAMETER_COUNTS] }),
     build: (options: BuildOptions) => buildDenseNet(config, options),
     topLayers: [...DENSENET_TOP_LAYERS[config.layout]],
     featureLayer: DENSENET_FEATURE_LAYER[config.layout],

@@ -1,6 +1,8 @@
 /**
  * GoogLeNet (Inception-V1, Szegedy et al. 2014) as the BVLC Caffe model ported to Keras 1 by Joe Marino
  * and used by the seed: name-exact to `googlenet_weights.h5` (Theano layout only).
+ * TensorFlow.js accepts the file's `/` in layer names, so layers keep them (`conv1/7x7_s2`, weights
+ * `conv1/7x7_s2/kernel`, `…/bias`) and no name mapping is needed.
  *
  * Order of this file: building blocks, the generic builder, the weight records.
  */

@@ -1,7 +1,7 @@
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { PREPROCESSING_DESCRIPTIONS, countParams, findWeightRecord, getModel, listModels, selectBackend, type ModelSpec } from "@ft/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import "./index.js";
+import { PARAMETER_COUNTS } from "./index.js";
 
 /**
  * Schema test over every model this package registers (torchvision style): each spec and weight record
@@ -55,7 +55,8 @@ describe(`@ft/${FAMILY} registry`, () => {
       const top: tfl.LayersModel = spec.build({});
       try {
         expect(top.inputs[0]!.shape).toEqual([null, ...spec.inputShape]);
-        expect(countParams(top)).toBe(spec.parameterCount);
+        // Published counts sit on the spec; derived ones (asserted from layer tables in the model tests) in PARAMETER_COUNTS.
+        expect(countParams(top)).toBe(spec.parameterCount ?? PARAMETER_COUNTS[name as keyof typeof PARAMETER_COUNTS]);
         for (const output of top.outputs) expect(output.shape).toEqual([null, spec.classes]);
         const names = new Set(top.layers.map((l) => l.name));
         for (const l of spec.topLayers) expect(names.has(l), `${name}: top layer ${l}`).toBe(true);

@@ -46,27 +46,34 @@ const EXPECTED: Record<string, number> = {
   resnet152: caffeParams([3, 8, 36, 3]),
 };
 
-/** One full-size build with the ImageNet top per model, shared by the tests below. */
-const topModels = new Map<string, tfl.LayersModel>();
-function topModel(spec: ModelSpec): tfl.LayersModel {
-  let model = topModels.get(spec.name);
+/**
+ * Builds are the slow part (ResNet-152: ~500 layers, 60 M initialised weights), so each distinct
+ * (model, options) pair is built once and shared by the tests of that model.
+ */
+const built = new Map<string, tfl.LayersModel>();
+function build(spec: ModelSpec, options: BuildOptions): tfl.LayersModel {
+  const key = `${spec.name} ${JSON.stringify(options)}`;
+  let model = built.get(key);
   if (!model) {
-    model = spec.build({ includeTop: true });
-    topModels.set(spec.name, model);
+    model = spec.build(options);
+    built.set(key, model);
   }
   return model;
 }
-function release(spec: ModelSpec): void {
-  topModels.get(spec.name)?.dispose();
-  topModels.delete(spec.name);
+const topModel = (spec: ModelSpec) => build(spec, { includeTop: true });
+const notopModel = (spec: ModelSpec) => build(spec, { includeTop: false });
+function releaseAll(): void {
+  for (const m of built.values()) m.dispose();
+  built.clear();
 }
+
+/** One model per style gets the option matrix; the depth does not change how options are handled. */
+const OPTION_MATRIX = new Set(["resnet50", "resnet101", "resnet50.keras"]);
 
 beforeAll(async () => {
   await selectBackend("wasm");
 });
-afterAll(() => {
-  for (const m of topModels.values()) m.dispose();
-});
+afterAll(releaseAll);
 
 describe("resnet registry", () => {
   it("registers the six variants", () => {
@@ -88,6 +95,8 @@ describe("resnet registry", () => {
 
   for (const spec of models) {
     describe(spec.name, () => {
+      afterAll(releaseAll);
+
       it("parameter count: built model equals the published / hand-computed count", () => {
         expect(countParams(topModel(spec))).toBe(EXPECTED[spec.name]);
         if (spec.parameterCount !== undefined) expect(spec.parameterCount).toBe(PUBLISHED[spec.name]);
@@ -95,10 +104,8 @@ describe("resnet registry", () => {
 
       it("topLayers are exactly the layers a notop build lacks; featureLayer feeds the classifier", () => {
         const top = topModel(spec);
-        const notop = spec.build({ includeTop: false });
-        const notopNames = new Set(notop.layers.map((l) => l.name));
+        const notopNames = new Set(notopModel(spec).layers.map((l) => l.name));
         expect(top.layers.map((l) => l.name).filter((n) => !notopNames.has(n))).toEqual(spec.topLayers);
-        notop.dispose();
         expect(top.getLayer(spec.featureLayer).outputShape).toEqual([null, 2048]);
         const last = top.layers[top.layers.length - 1]!;
         expect(last.inboundNodes[0]!.inboundLayers.map((l) => l.name)).toEqual([spec.featureLayer]);
@@ -111,10 +118,8 @@ describe("resnet registry", () => {
             expect(record.classes).toBe(1000);
             expect(topModel(spec).outputs[0]!.shape).toEqual([null, record.classes]);
           } else {
-            const model = spec.build({ includeTop: false });
             // A notop file holds everything up to stage 5: a 7×7×2048 map at 224×224.
-            expect(model.outputs[0]!.shape).toEqual([null, 7, 7, 2048]);
-            model.dispose();
+            expect(notopModel(spec).outputs[0]!.shape).toEqual([null, 7, 7, 2048]);
           }
         });
       }
@@ -127,70 +132,54 @@ describe("resnet registry", () => {
         expect(values.every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
         expect(values.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
         y.dispose();
-        release(spec);
       });
 
-      it("honours includeTop, pooling, classes and inputShape", () => {
-        const cases: Array<[BuildOptions, (number | null)[]]> = [
-          [{ includeTop: false, inputShape: [64, 96, 3] }, [null, 2, 3, 2048]],
-          [{ includeTop: false, pooling: "avg", inputShape: [64, 64, 3] }, [null, 2048]],
-          [{ includeTop: false, pooling: "max", inputShape: [64, 64, 3] }, [null, 2048]],
-          [{ includeTop: true, classes: 7, inputShape: [64, 64, 3] }, [null, 7]],
-        ];
-        for (const [options, shape] of cases) {
-          const model = spec.build(options);
-          expect(model.outputs[0]!.shape, JSON.stringify(options)).toEqual(shape);
-          model.dispose();
-        }
-      });
+      if (OPTION_MATRIX.has(spec.name)) {
+        it("honours includeTop, pooling, classes and inputShape", () => {
+          const cases: Array<[BuildOptions, (number | null)[]]> = [
+            [{ includeTop: false, inputShape: [64, 96, 3] }, [null, 2, 3, 2048]],
+            [{ includeTop: false, pooling: "avg", inputShape: [64, 64, 3] }, [null, 2048]],
+            [{ includeTop: false, pooling: "max", inputShape: [64, 64, 3] }, [null, 2048]],
+            [{ includeTop: true, classes: 7, inputShape: [64, 64, 3] }, [null, 7]],
+          ];
+          for (const [options, shape] of cases) {
+            expect(build(spec, options).outputs[0]!.shape, JSON.stringify(options)).toEqual(shape);
+          }
+        });
+
+        it("stem, stride, epsilon, bias and Scale follow the file's code", () => {
+          checkStructure(spec, build(spec, { includeTop: false, inputShape: [64, 96, 3] }));
+        });
+      }
     });
   }
 });
 
-describe("ResNet structure details", () => {
-  it("puts the stride on the first 1×1 of a conv block and on the projection, not on the 3×3", () => {
-    const model = getModel("resnet50").build({ includeTop: false, inputShape: [64, 64, 3] });
-    const strides = (name: string) => (model.getLayer(name).getConfig() as { strides: number[] }).strides;
-    expect(strides("res3a_branch2a")).toEqual([2, 2]);
-    expect(strides("res3a_branch2b")).toEqual([1, 1]);
-    expect(strides("res3a_branch1")).toEqual([2, 2]);
-    expect(strides("res2a_branch2a")).toEqual([1, 1]);
-    model.dispose();
-  });
-
-  it("stem max pool: valid 112→55 for the Keras 1 and Caffe files, padded 112→56 for Keras applications", () => {
-    for (const [name, pool, size] of [
-      ["resnet50", "pool1", 55],
-      ["resnet101", "pool1", 55],
-      ["resnet50.keras", "pool1_pool", 56],
-    ] as const) {
-      const model = getModel(name).build({ includeTop: false });
-      expect(model.getLayer(pool).outputShape, name).toEqual([null, size, size, 64]);
-      model.dispose();
-    }
-  });
-
-  it("uses each file's BN epsilon, bias and Scale convention", () => {
-    const check = (name: string, bn: string, conv: string, eps: number, bias: boolean) => {
-      const model = getModel(name).build({ includeTop: false, inputShape: [32, 32, 3] });
-      expect((model.getLayer(bn).getConfig() as { epsilon: number }).epsilon).toBe(eps);
-      expect(model.getLayer(conv).weights.length).toBe(bias ? 2 : 1);
-      const scales = model.layers.filter((l) => l.getClassName() === "Scale").length;
-      const bns = model.layers.filter((l) => l.getClassName() === "BatchNormalization").length;
-      expect(scales).toBe(name === "resnet101" ? bns : 0);
-      if (name === "resnet101") expect(model.inputLayers[0]!.name).toBe("data");
-      model.dispose();
-    };
-    check("resnet50", "bn_conv1", "conv1", 1e-3, true);
-    check("resnet101", "bn4b22_branch2c", "res4b22_branch2c", 1.1e-5, false);
-    check("resnet50.keras", "conv4_block6_3_bn", "conv4_block6_3_conv", 1.001e-5, true);
-  });
-
-  it("rejects bad options with a usage error naming the model", () => {
-    expect(() => getModel("resnet152").build({ inputShape: [24, 24, 3] })).toThrow(/resnet152: inputShape/);
-    expect(() => getModel("resnet50.keras").build({ classes: -1 })).toThrow(/resnet50\.keras: classes/);
-  });
+it("rejects bad options with a usage error naming the model", () => {
+  expect(() => getModel("resnet152").build({ inputShape: [24, 24, 3] })).toThrow(/resnet152: inputShape/);
+  expect(() => getModel("resnet50.keras").build({ classes: -1 })).toThrow(/resnet50\.keras: classes/);
 });
+
+/** What each code base does, per style, checked on a 64×96 build (stem pool 32×48 → 15×23 or 16×24). */
+function checkStructure(spec: ModelSpec, model: tfl.LayersModel): void {
+  const config = (name: string) => model.getLayer(name).getConfig() as { strides: number[]; epsilon: number };
+  const keras = spec.name.endsWith(".keras");
+  const caffe = spec.name === "resnet101";
+  // Stride on the first 1×1 of a conv block and on the projection, not on the 3×3.
+  const [a, b, proj] = keras ? ["conv3_block1_1_conv", "conv3_block1_2_conv", "conv3_block1_0_conv"] : ["res3a_branch2a", "res3a_branch2b", "res3a_branch1"];
+  expect(config(a).strides).toEqual([2, 2]);
+  expect(config(b).strides).toEqual([1, 1]);
+  expect(config(proj).strides).toEqual([2, 2]);
+  // Stem max pool: valid (conv 32×48 → 15×23) in the Keras 1 and Caffe files, padded (→ 16×24) in Keras applications.
+  expect(model.getLayer(keras ? "pool1_pool" : "pool1").outputShape).toEqual(keras ? [null, 16, 24, 64] : [null, 15, 23, 64]);
+  // BN epsilon, conv bias, Scale after every BN, input name.
+  const lastBnOfStage4 = keras ? "conv4_block6_3_bn" : caffe ? "bn4b22_branch2c" : "bn4f_branch2c";
+  expect(config(lastBnOfStage4).epsilon).toBe(keras ? 1.001e-5 : caffe ? 1.1e-5 : 1e-3);
+  expect(model.getLayer(keras ? "conv1_conv" : "conv1").weights.length).toBe(caffe ? 1 : 2);
+  const count = (cls: string) => model.layers.filter((l) => l.getClassName() === cls).length;
+  expect(count("Scale")).toBe(caffe ? count("BatchNormalization") : 0);
+  expect(model.inputLayers[0]!.name).toBe(caffe ? "data" : "input_1");
+}
 
 function checkRecordFields(spec: ModelSpec, r: WeightRecord): void {
   expect(r.id.startsWith(`${spec.name}.`) || r.id === spec.name).toBe(true);

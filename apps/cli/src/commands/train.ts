@@ -169,6 +169,9 @@ export function trainCommand(program: Command): void {
       if (flags.resume) {
         runDir = resolve(flags.resume);
         config = await readRunConfig<TrainConfig>(runDir);
+        // A stop after N updates belongs to the call that asked for it, not to the run.
+        delete config.maxSteps;
+        if (flags.maxSteps) config.maxSteps = int("max-steps", flags.maxSteps);
         resume = true;
       } else {
         if (!modelName) throw new UsageError("ft train needs a model name (see ft models), or --resume RUN_DIR");
@@ -310,9 +313,20 @@ export function resolveTrainConfig(modelName: string, flags: TrainFlags, backend
   };
 }
 
-function firstN(dataset: ImageDataset, n: number | null): ImageDataset {
+/**
+ * The first `n` examples. An image folder is listed class by class, so its examples are taken round-robin
+ * over the classes (each class's first images) to keep every class; CIFAR-10 keeps its official order.
+ */
+function firstN(dataset: ImageDataset, n: number | null, roundRobin: boolean): ImageDataset {
   if (n === null || n >= dataset.examples.length) return dataset;
-  return { ...dataset, name: `${dataset.name}[0:${n}]`, examples: dataset.examples.slice(0, n) };
+  let examples = dataset.examples;
+  if (roundRobin) {
+    const byClass = dataset.classes.map((_, c) => examples.filter((e) => e.label === c));
+    const mixed: typeof examples = [];
+    for (let i = 0; mixed.length < examples.length; i++) for (const list of byClass) if (i < list.length) mixed.push(list[i]!);
+    examples = mixed;
+  }
+  return { ...dataset, name: `${dataset.name}[first ${n}${roundRobin ? ", round-robin over classes" : ""}]`, examples: examples.slice(0, n) };
 }
 
 /** Loads the training and validation splits of a run's data as batch sources (validation in order, no augmentation). */
@@ -330,13 +344,13 @@ export async function openData(
     if (data.valSize !== 0) valSet = await cifar("test", data.valSize);
   } else {
     const known = config.classNames?.length ? { classes: config.classNames } : {};
-    if (wantTrain) trainSet = firstN(await imageFolderDataset(data.source, { split: "train", valFraction: data.valFraction, seed: config.seed, ...known }), data.trainSize);
+    if (wantTrain) trainSet = firstN(await imageFolderDataset(data.source, { split: "train", valFraction: data.valFraction, seed: config.seed, ...known }), data.trainSize, true);
     if (data.valSize !== 0) {
       const v = await imageFolderDataset(data.source, { split: "val", valFraction: data.valFraction, seed: config.seed, ...(trainSet ? { classes: trainSet.classes } : known) }).catch((e) => {
         if (wantTrain && e instanceof FtError && /no validation images/.test(e.message)) return undefined;
         throw e;
       });
-      if (v) valSet = firstN(v, data.valSize);
+      if (v) valSet = firstN(v, data.valSize, true);
     }
   }
   const common = { batchSize: config.batchSize, imageSize: [config.inputShape[0], config.inputShape[1]] as [number, number], preprocessing: config.preprocess, seed: config.seed };

@@ -46,6 +46,7 @@ export function renderReport(input: ReportInput): string {
     .join("\n");
   const confusion = input.confusion && input.classes ? confusionMatrix(input.confusion, input.classes) : "<p>No validation split: no confusion matrix.</p>";
   const config = Object.entries(input.config)
+    .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `<tr><th>${esc(k)}</th><td><code>${esc(typeof v === "string" ? v : JSON.stringify(v))}</code></td></tr>`)
     .join("\n");
   return `<!doctype html>

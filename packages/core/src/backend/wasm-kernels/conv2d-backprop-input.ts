@@ -24,12 +24,15 @@ function transposedPadding(g: ConvGeometry): [number, number, number, number] {
 
 /**
  * The faster formulation per shape class, measured by scripts/bench-kernels.ts on the 2-core
- * machine (see the table there): XNNPACK's convolution beats GEMM + col2im for every stride-1
- * kernel size; for a 1×1 stride-1 conv both are one GEMM and the plain product skips the filter
- * repacking; strided convs need col2im.
+ * machine: XNNPACK's convolution beats GEMM + col2im for stride-1 k×k kernels on large maps
+ * (3×3 at 56 px: 15 vs 9 GFLOP/s), but on maps of 8×8 or less creating its operator and packing
+ * the filter on every call costs more than col2im (3×3 at 7 px: gemm 5–18 vs conv 3–14 GFLOP/s);
+ * for a 1×1 stride-1 conv both are one GEMM and the plain product skips the filter repacking;
+ * strided convs need col2im.
  */
 export function chooseBackpropInputStrategy(g: ConvGeometry): BackpropInputStrategy {
   if (g.strideH !== 1 || g.strideW !== 1) return "gemm";
+  if (g.outH * g.outW <= 64) return "gemm";
   if (transposedPadding(g).some((p) => p < 0)) return "gemm";
   if (g.kH === 1 && g.kW === 1 && g.padTop === 0 && g.padLeft === 0) return "gemm";
   return "conv";
