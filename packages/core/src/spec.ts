@@ -78,6 +78,27 @@ export interface BuildOptions {
   weights?: string | null;
 }
 
+/**
+ * One new classifier put on a feature tensor when fine-tuning: `from` → [Flatten] → [Dropout] →
+ * Dense(classes) → softmax. Names are the seed's, so a fine-tuned model has the original scripts' layer names.
+ */
+export interface NewHead {
+  /** Layer whose output feeds the head (usually the spec's `featureLayer`). */
+  from: string;
+  /** Name of the Dense layer with `classes` units, e.g. `fc10`, `predictions`. */
+  dense: string;
+  /** Name of a Flatten layer, inserted when `from`'s output is not flat (default `<dense>_flatten`). */
+  flatten?: string;
+  /** Name of a separate softmax Activation layer (DenseNet `prob`); without it the Dense applies the softmax. */
+  softmax?: string;
+}
+
+/** Values of the seed's training recipe that differ per model. */
+export interface SeedRecipe {
+  /** Batch size the seed's script used (16 unless stated; 8 for ResNet-152 and DenseNet-161). */
+  batchSize?: number;
+}
+
 /** A model family package describes a network once; everything else in `ft` reads this. */
 export interface ModelSpec {
   /** Registry name, e.g. `resnet50`, `resnet101.keras`. */
@@ -104,4 +125,11 @@ export interface ModelSpec {
   featureLayer: string;
   /** Published weight files; the first is the default (`"imagenet"`). */
   weights: WeightRecord[];
+  /**
+   * The seed's new classifier(s) for fine-tuning (several for GoogLeNet's three heads).
+   * Without them one head named `predictions` is put on `featureLayer`.
+   */
+  newHeads?: NewHead[];
+  /** Per-model values of the seed's recipe. */
+  recipe?: SeedRecipe;
 }

@@ -63,8 +63,8 @@ export const PARAMETER_COUNTS = {
   "densenet201.keras": 20_242_984,
 } as const;
 
-/** A model spec with the seed's new-head names (read by @ft/core's head replacement). */
-export type DenseNetSpec = ModelSpec & { newHeads?: { from: string; dense: string; softmax?: string }[] };
+/** Kept as a name for the family's specs; `newHeads` and `recipe` are part of core's ModelSpec. */
+export type DenseNetSpec = ModelSpec;
 
 function denseNetSpec(config: DenseNetConfig, description: string, weights: WeightRecord[]): DenseNetSpec {
   const caffe = config.layout === "caffe";
@@ -81,6 +81,8 @@ function denseNetSpec(config: DenseNetConfig, description: string, weights: Weig
     featureLayer: DENSENET_FEATURE_LAYER[config.layout],
     // The seed's new head: pool5 → fc6 → prob (softmax as its own layer, as in the Caffe files).
     ...(caffe ? { newHeads: [{ from: "pool5", dense: "fc6", softmax: "prob" }] } : {}),
+    // The seed trained DenseNet-161 with batch 8 (16 did not fit).
+    ...(config.name === "densenet161" ? { recipe: { batchSize: 8 } } : {}),
     weights,
   };
 }

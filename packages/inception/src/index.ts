@@ -84,7 +84,7 @@ export const PARAMETER_COUNTS = {
 } as const;
 
 /** A model spec with the seed's new-head names (read by @ft/core's head replacement). */
-export type InceptionSpec = ModelSpec & { newHeads?: { from: string; dense: string; softmax?: string }[] };
+export type InceptionSpec = ModelSpec;
 
 /**
  * GoogLeNet (Inception-V1). `build` returns a model with three softmax outputs (loss1, loss2, loss3);

@@ -45,7 +45,17 @@ function resnetSpec(config: ResNetConfig, description: string, weights: WeightRe
     build: (options: BuildOptions) => buildResNet(config, options),
     topLayers: topLayersOf(config.style),
     featureLayer: featureLayerOf(config.style),
+    ...seedRecipe(config),
     weights,
+  };
+}
+
+/** The seed's new head (ResNet-50 `fc10`, ResNet-101/152 `fc8`) and its batch size (8 for ResNet-152). */
+function seedRecipe(config: ResNetConfig): Pick<ModelSpec, "newHeads" | "recipe"> {
+  const dense = { resnet50: "fc10", resnet101: "fc8", resnet152: "fc8" }[config.name];
+  return {
+    ...(dense ? { newHeads: [{ from: featureLayerOf(config.style), dense }] } : {}),
+    ...(config.name === "resnet152" ? { recipe: { batchSize: 8 } } : {}),
   };
 }
 

@@ -27,6 +27,8 @@ function vggSpec(config: VggConfig, description: string, parameterCount: number,
     build: (options: BuildOptions) => buildVgg(config, options),
     topLayers: VGG_TOP_LAYERS,
     featureLayer: VGG_FEATURE_LAYER,
+    // The seed's scripts put their new softmax, named `dense`, after the last Dropout.
+    newHeads: [{ from: VGG_FEATURE_LAYER, dense: "dense" }],
     weights,
   };
 }

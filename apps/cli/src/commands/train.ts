@@ -32,8 +32,6 @@ import {
   type ScheduleConfig,
 } from "@ft/core";
 
-/** The seed's batch size where it is not 16 (the two largest models did not fit otherwise). */
-const SEED_BATCH_SIZE: Record<string, number> = { resnet152: 8, densenet161: 8 };
 /** The seed's CIFAR-10 subset: first 3000 training and first 100 test images. */
 const SEED_CIFAR = { train: 3000, val: 100 };
 
@@ -296,7 +294,7 @@ export function resolveTrainConfig(modelName: string, flags: TrainFlags, backend
     heads: headsForSpec(spec),
     ...(dropout ? { dropout } : {}),
     epochs: int("epochs", flags.epochs)!,
-    batchSize: int("batch-size", flags.batchSize) ?? SEED_BATCH_SIZE[spec.name] ?? 16,
+    batchSize: int("batch-size", flags.batchSize) ?? spec.recipe?.batchSize ?? 16,
     accumulate: int("accumulate", flags.accumulate)!,
     optimizer,
     schedule,

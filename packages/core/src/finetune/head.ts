@@ -1,27 +1,14 @@
 import * as tfl from "@tensorflow/tfjs-layers";
 import { UsageError } from "../errors.js";
-import type { ModelSpec } from "../spec.js";
+import type { ModelSpec, NewHead } from "../spec.js";
 
-/**
- * One new classifier put on a feature tensor: `from` → [Flatten] → [Dropout] → Dense(classes) → softmax.
- * Names are the seed's so that a fine-tuned model has the layer names of the original scripts.
- */
-export interface NewHead {
-  /** Layer whose output feeds the head (a spec's `featureLayer`). */
-  from: string;
-  /** Name of the Dense layer with `classes` units, e.g. `fc10`, `predictions`. */
-  dense: string;
-  /** Name of a Flatten layer, inserted when `from`'s output is not flat (default `<dense>_flatten`). */
-  flatten?: string;
-  /** Name of a separate softmax Activation layer (DenseNet `prob`); without it the Dense applies the softmax. */
-  softmax?: string;
-}
+export type { NewHead };
 
 /**
  * A model spec may carry the seed's new-head names as `newHeads` (several for GoogLeNet's three heads).
  * Without them one head named `predictions` is put on `featureLayer`.
  */
-export type FineTunableSpec = Pick<ModelSpec, "name" | "featureLayer"> & { newHeads?: NewHead[] };
+export type FineTunableSpec = Pick<ModelSpec, "name" | "featureLayer" | "newHeads">;
 
 export function headsForSpec(spec: FineTunableSpec): NewHead[] {
   return spec.newHeads?.length ? spec.newHeads : [{ from: spec.featureLayer, dense: "predictions" }];

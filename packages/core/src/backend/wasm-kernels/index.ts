@@ -20,6 +20,14 @@ const TRAINING_KERNELS: ReadonlyArray<{ kernelName: string; kernelFunc: tf.Kerne
 /** Names of the kernels `registerWasmTrainingKernels` registers on the `wasm` backend. */
 export const WASM_TRAINING_KERNELS: readonly string[] = TRAINING_KERNELS.map((k) => k.kernelName);
 
+/** Parts of the training support that can be left out (benchmarks compare against the stock path). */
+export interface WasmTrainingOptions {
+  /** Replace tfjs-core's FusedBatchNorm gradient by one that does not tile (default true). */
+  fusedBatchNormGradient?: boolean;
+  /** Replace slow stock elementwise/reduction kernels (default true). */
+  elementwise?: boolean;
+}
+
 const stockKernels = new Map<string, tf.KernelConfig>();
 
 /**
@@ -27,7 +35,7 @@ const stockKernels = new Map<string, tf.KernelConfig>();
  * `@tensorflow/tfjs-backend-wasm` has been imported, which registers the stock kernels that some of
  * these replace; `selectBackend` does this when it picks wasm. Returns the kernel names.
  */
-export function registerWasmTrainingKernels(): readonly string[] {
+export function registerWasmTrainingKernels(options: WasmTrainingOptions = {}): readonly string[] {
   if (!tf.getKernel("Conv2D", "wasm")) {
     throw new Error("registerWasmTrainingKernels: import @tensorflow/tfjs-backend-wasm first (no wasm kernels are registered)");
   }
