@@ -140,11 +140,8 @@ export function googlenetStageSides(side: number): number[] {
 }
 
 const MIN_SIZE = smallestInputSide((side) => googlenetStageSides(side).every((s) => s >= 1));
-/** With the top: the auxiliary heads need 4a ≥ 5 (5×5 pool), the main head 5b ≥ 7 (7×7 pool). */
-const MIN_SIZE_WITH_TOP = smallestInputSide((side) => {
-  const s = googlenetStageSides(side);
-  return s[3]! >= 5 && s[4]! >= 7;
-});
+/** With the top: the auxiliary heads need 4a ≥ 5 (5×5 pool); the main head pools the whole 5b map. */
+const MIN_SIZE_WITH_TOP = smallestInputSide((side) => googlenetStageSides(side)[3]! >= 5);
 
 /**
  * Builds GoogLeNet. With `includeTop` (default) the model has **three outputs**, the softmaxes of
@@ -205,7 +202,10 @@ export function buildGoogLeNet(options: BuildOptions = {}): tfl.LayersModel {
 
   if (!includeTop) return tfl.model({ inputs: input, outputs: globalPooling(x, pooling), name: "googlenet" });
 
-  x = apply(tfl.layers.averagePooling2d({ poolSize: 7, strides: 1, padding: "valid", name: "pool5/7x7_s2" }), x);
+  // Porting note: the original pools 7×7, the whole 5b map at 224 px; pooling the whole map is identical
+  // there and lets the model (and its seed heads) run on smaller inputs.
+  const [, h, w] = x.shape;
+  x = apply(tfl.layers.averagePooling2d({ poolSize: [h!, w!], strides: 1, padding: "valid", name: "pool5/7x7_s2" }), x);
   x = apply(tfl.layers.flatten({ name: names.next("flatten") }), x);
   x = apply(tfl.layers.dropout({ rate: 0.4, name: names.next("dropout") }), x);
   x = apply(dense(classes, "linear", "loss3/classifier"), x);

@@ -187,7 +187,6 @@ export function inceptionV3StageSides(side: number): [number, number, number] {
 }
 
 const MIN_SIZE = smallestInputSide((side) => inceptionV3StageSides(side)[2] >= 1);
-const MIN_SIZE_WITH_POOL8 = smallestInputSide((side) => inceptionV3StageSides(side)[2] >= 8);
 
 /**
  * Builds an Inception-V3 variant: stem, mixed0–2, mixed3, mixed4–7, mixed8, mixed9–10 and the head.
@@ -200,7 +199,6 @@ export function buildInceptionV3(variant: InceptionV3Variant, options: BuildOpti
       inputShape: INCEPTION_V3_INPUT_SHAPE,
       classes: INCEPTION_V3_CLASSES,
       minSize: MIN_SIZE,
-      minSizeWithTop: variant.head === "pool8x8-flatten" ? MIN_SIZE_WITH_POOL8 : MIN_SIZE,
     },
     options,
   );
@@ -226,7 +224,10 @@ export function buildInceptionV3(variant: InceptionV3Variant, options: BuildOpti
 
   if (!includeTop) return tfl.model({ inputs: input, outputs: globalPooling(x, pooling), name: "inception_v3" });
   if (variant.head === "pool8x8-flatten") {
-    x = apply(tfl.layers.averagePooling2d({ poolSize: 8, strides: 8, padding: "valid", name: "avg_pool" }), x);
+    // Porting note: the original pools 8×8, which is the whole final map at 299 px; pooling the whole
+    // map is identical there and lets the model (and its seed head) run on smaller inputs.
+    const [, h, w] = x.shape;
+    x = apply(tfl.layers.averagePooling2d({ poolSize: [h!, w!], strides: [h!, w!], padding: "valid", name: "avg_pool" }), x);
     x = apply(tfl.layers.flatten({ name: "flatten" }), x);
   } else {
     x = apply(tfl.layers.globalAveragePooling2d({ name: "avg_pool" }), x);

@@ -156,7 +156,6 @@ export function inceptionV4StageSides(side: number): [number, number, number] {
 }
 
 const MIN_SIZE = smallestInputSide((side) => inceptionV4StageSides(side)[2] >= 1);
-const MIN_SIZE_WITH_TOP = smallestInputSide((side) => inceptionV4StageSides(side)[2] >= 8);
 
 /**
  * Builds Inception-V4: stem, 4×A, Reduction-A, 7×B, Reduction-B, 3×C, then 8×8 average pool →
@@ -166,7 +165,7 @@ const MIN_SIZE_WITH_TOP = smallestInputSide((side) => inceptionV4StageSides(side
 export function buildInceptionV4(options: BuildOptions = {}): tfl.LayersModel {
   const { includeTop, classes, pooling, inputShape } = resolveBuildOptions(
     "inception_v4",
-    { inputShape: INCEPTION_V4_INPUT_SHAPE, classes: INCEPTION_V4_CLASSES, minSize: MIN_SIZE, minSizeWithTop: MIN_SIZE_WITH_TOP },
+    { inputShape: INCEPTION_V4_INPUT_SHAPE, classes: INCEPTION_V4_CLASSES, minSize: MIN_SIZE },
     options,
   );
   const b = new InceptionV4Builder();
@@ -179,7 +178,10 @@ export function buildInceptionV4(options: BuildOptions = {}): tfl.LayersModel {
   for (let i = 0; i < 3; i++) x = b.blockC(x);
 
   if (!includeTop) return tfl.model({ inputs: input, outputs: globalPooling(x, pooling), name: "inception_v4" });
-  x = apply(tfl.layers.averagePooling2d({ poolSize: 8, strides: 8, padding: "valid", name: b.names.next("averagepooling2d") }), x);
+  // Porting note: 8×8 is the whole final map at 299 px; pooling the whole map is identical there and
+  // lets the model (and its seed head) run on smaller inputs.
+  const [, h, w] = x.shape;
+  x = apply(tfl.layers.averagePooling2d({ poolSize: [h!, w!], strides: [h!, w!], padding: "valid", name: b.names.next("averagepooling2d") }), x);
   x = apply(tfl.layers.dropout({ rate: INCEPTION_V4_DROPOUT, name: b.names.next("dropout") }), x);
   x = apply(tfl.layers.flatten({ name: b.names.next("flatten") }), x);
   x = apply(tfl.layers.dense({ units: classes, activation: "softmax", name: b.names.next("dense") }), x);

@@ -1,4 +1,4 @@
-import type * as tf from "@tensorflow/tfjs-core";
+import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { UsageError } from "../errors.js";
 
@@ -48,8 +48,35 @@ export function applyBatchNormPolicy(model: tfl.LayersModel, policy: BatchNormPo
     const original = target.call.bind(layer) as CallFn;
     target.call = (inputs, kwargs) => {
       const inference = own.policy === "frozen" || (own.policy === "auto" && !layer.trainable);
-      return original(inputs, inference && kwargs?.training ? { ...kwargs, training: false } : kwargs);
+      const args = inference && kwargs?.training ? { ...kwargs, training: false } : kwargs;
+      return args?.training ? withConstantAffine(layer, () => original(inputs, args)) : original(inputs, args);
     };
   }
   return count;
+}
+
+interface BatchNormFields {
+  gamma: { read(): tf.Tensor } | null;
+  beta: { read(): tf.Tensor } | null;
+  movingMean: { shape: number[] };
+}
+
+/**
+ * Porting note: tfjs-layers 4.22 reads gamma and beta unconditionally in its training path, so a BN built
+ * with `scale: false` or `center: false` (Keras-applications Inception-V3) throws there. For the duration of
+ * the call, the missing weight is replaced by the constant it stands for (gamma 1, beta 0); it gets no gradient.
+ */
+function withConstantAffine<T>(layer: tfl.layers.Layer, call: () => T): T {
+  const bn = layer as unknown as BatchNormFields;
+  if (bn.gamma && bn.beta) return call();
+  const { gamma, beta } = bn;
+  const shape = bn.movingMean.shape;
+  bn.gamma ??= { read: () => tf.ones(shape) };
+  bn.beta ??= { read: () => tf.zeros(shape) };
+  try {
+    return call();
+  } finally {
+    bn.gamma = gamma;
+    bn.beta = beta;
+  }
 }

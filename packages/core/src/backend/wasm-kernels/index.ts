@@ -3,18 +3,26 @@ import { conv2DBackpropFilter } from "./conv2d-backprop-filter.js";
 import { conv2DBackpropInput } from "./conv2d-backprop-input.js";
 import { depthwiseConv2dBackpropFilter, depthwiseConv2dBackpropInput } from "./depthwise-backprop.js";
 import { avgPoolGrad, maxPoolGrad } from "./pool-grad.js";
+import { BATCH_NORM_GRAD_STATS, batchNormGradStats, registerBatchNormGradient } from "./batchnorm-grad.js";
+import { makeLeadingReduction } from "./reduce.js";
+
+const stockKernels = new Map<string, tf.KernelConfig>();
 
 /**
  * Kernels @ft/core adds to (or replaces in) tfjs-backend-wasm so that CNNs train on it:
- * the missing weight gradients, and gradients whose stock version is a slow loop.
+ * the missing weight gradients, gradients whose stock version is a slow loop, the per-channel
+ * sums of the BatchNorm gradient, and reductions the stock backend does through a transpose.
  */
-const TRAINING_KERNELS: ReadonlyArray<{ kernelName: string; kernelFunc: tf.KernelFunc; replaces: boolean }> = [
+const TRAINING_KERNELS: ReadonlyArray<{ kernelName: string; kernelFunc: tf.KernelFunc; replaces: boolean; group?: "elementwise" | "batchNorm" }> = [
   { kernelName: "Conv2DBackpropFilter", kernelFunc: conv2DBackpropFilter, replaces: false },
   { kernelName: "Conv2DBackpropInput", kernelFunc: conv2DBackpropInput, replaces: true },
   { kernelName: "DepthwiseConv2dNativeBackpropFilter", kernelFunc: depthwiseConv2dBackpropFilter, replaces: false },
   { kernelName: "DepthwiseConv2dNativeBackpropInput", kernelFunc: depthwiseConv2dBackpropInput, replaces: false },
   { kernelName: "MaxPoolGrad", kernelFunc: maxPoolGrad, replaces: true },
   { kernelName: "AvgPoolGrad", kernelFunc: avgPoolGrad, replaces: true },
+  { kernelName: BATCH_NORM_GRAD_STATS, kernelFunc: batchNormGradStats, replaces: false, group: "batchNorm" },
+  { kernelName: "Sum", kernelFunc: makeLeadingReduction("Sum", () => stockKernels.get("Sum")), replaces: true, group: "elementwise" },
+  { kernelName: "Mean", kernelFunc: makeLeadingReduction("Mean", () => stockKernels.get("Mean")), replaces: true, group: "elementwise" },
 ];
 
 /** Names of the kernels `registerWasmTrainingKernels` registers on the `wasm` backend. */
@@ -28,8 +36,6 @@ export interface WasmTrainingOptions {
   elementwise?: boolean;
 }
 
-const stockKernels = new Map<string, tf.KernelConfig>();
-
 /**
  * Registers the training kernels on tfjs' `wasm` backend (idempotent). Call it after
  * `@tensorflow/tfjs-backend-wasm` has been imported, which registers the stock kernels that some of
@@ -39,7 +45,9 @@ export function registerWasmTrainingKernels(options: WasmTrainingOptions = {}): 
   if (!tf.getKernel("Conv2D", "wasm")) {
     throw new Error("registerWasmTrainingKernels: import @tensorflow/tfjs-backend-wasm first (no wasm kernels are registered)");
   }
-  for (const { kernelName, kernelFunc } of TRAINING_KERNELS) {
+  const { fusedBatchNormGradient = true, elementwise = true } = options;
+  for (const { kernelName, kernelFunc, group } of TRAINING_KERNELS) {
+    if ((group === "batchNorm" && !fusedBatchNormGradient) || (group === "elementwise" && !elementwise)) continue;
     const existing = tf.getKernel(kernelName, "wasm");
     if (existing?.kernelFunc === kernelFunc) continue;
     if (existing) {
@@ -48,6 +56,7 @@ export function registerWasmTrainingKernels(options: WasmTrainingOptions = {}): 
     }
     tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc });
   }
+  if (fusedBatchNormGradient) registerBatchNormGradient();
   return WASM_TRAINING_KERNELS;
 }
 
