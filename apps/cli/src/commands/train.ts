@@ -199,6 +199,7 @@ export function trainCommand(program: Command): void {
         controller.abort();
       };
       process.on("SIGINT", onSigint);
+      let lastLine = Date.now();
       const bar = flags.progress === false || !process.stderr.isTTY ? undefined : new SingleBar({ stream: process.stderr, format: "epoch {epoch} |{bar}| {value}/{total} | loss {loss} acc {acc} | {rate} img/s | ETA {eta_s}s", hideCursor: true });
       try {
         const result = await runTraining({
@@ -225,7 +226,14 @@ export function trainCommand(program: Command): void {
           signal: controller.signal,
           progress: {
             epochBegin: (epoch, epochs, batches) => bar?.start(batches, 0, { epoch: `${epoch + 1}/${epochs}`, loss: "-", acc: "-", rate: "-" }),
-            batch: (p: ProgressInfo) => bar?.update(p.batch + 1, { loss: p.meanLoss.toFixed(4), acc: (p.meanAcc * 100).toFixed(1) + "%", rate: p.imagesPerSec.toFixed(1) }),
+            batch: (p: ProgressInfo) => {
+              if (bar) return bar.update(p.batch + 1, { loss: p.meanLoss.toFixed(4), acc: (p.meanAcc * 100).toFixed(1) + "%", rate: p.imagesPerSec.toFixed(1) });
+              // Not a terminal (CI, a log file): a plain line every 30 s instead of a redrawn bar.
+              if (flags.progress !== false && Date.now() - lastLine >= 30_000) {
+                lastLine = Date.now();
+                process.stderr.write(`epoch ${p.epoch + 1}/${p.epochs} batch ${p.batch + 1}: loss ${p.meanLoss.toFixed(4)} acc ${(p.meanAcc * 100).toFixed(1)}% ${p.imagesPerSec.toFixed(2)} img/s, epoch ETA ${Math.round(p.etaSeconds)} s\n`);
+              }
+            },
             epochEnd: (log) => {
               bar?.stop();
               const val = log.val_acc !== undefined ? ` val_log_loss ${log.val_loss!.toFixed(4)} val_acc ${(log.val_acc * 100).toFixed(1)}% val_top5 ${(log.val_top5! * 100).toFixed(1)}%` : "";
