@@ -17,6 +17,8 @@ interface Workload {
   peer?: { row: "train" | "infer"; size: number; batch: number };
   /** Engines too slow for this row unless --all. */
   skipUnlessAll?: string[];
+  /** Runs once, not per engine (the engine does not matter or is fixed). */
+  engine?: string;
 }
 
 export interface BenchResult {
@@ -44,6 +46,8 @@ const WORKLOADS: Workload[] = [
   { id: "train-64", label: "ResNet-50 train 64 px b8", row: "train", size: 64, batch: 8, peer: { row: "train", size: 64, batch: 8 }, skipUnlessAll: ["cpu"] },
   { id: "train-224", label: "ResNet-50 train 224 px b8", row: "train", size: 224, batch: 8, peer: { row: "train", size: 224, batch: 8 }, skipUnlessAll: ["cpu"] },
   { id: "infer-224", label: "ResNet-50 infer 224 px b8", row: "infer", size: 224, batch: 8, peer: { row: "infer", size: 224, batch: 8 }, skipUnlessAll: ["cpu"] },
+  { id: "pipeline", label: "data pipeline 32→224 + augment", row: "pipeline", size: 224, batch: 16, engine: "cpu" },
+  { id: "hdf5", label: "HDF5 import (120 MB th file)", row: "hdf5", engine: "cpu" },
 ];
 
 function log(line: string) {
@@ -101,7 +105,7 @@ for (const w of WORKLOADS) {
     peer = runTorchRow(w);
     results.push(peer);
   }
-  for (const engine of engines()) {
+  for (const engine of w.engine ? [w.engine] : engines()) {
     if (!all && w.skipUnlessAll?.includes(engine)) {
       results.push({ workload: w.id, label: w.label, engine, error: "skipped (too slow; --all runs it)" });
       continue;

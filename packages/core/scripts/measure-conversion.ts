@@ -2,7 +2,9 @@
  * Measures how fast a large Theano-ordered Keras file converts into a tfjs model, and what it costs
  * in memory. Usage (from packages/core):
  *
- *   npx tsx scripts/measure-conversion.ts [--keep DIR]
+ *   npx tsx scripts/measure-conversion.ts [--keep DIR] [--json]
+ *
+ * With --json the last line of stdout is `{"mb", "seconds", "mb_per_s"}` of the warm run (used by `pnpm bench`).
  *
  * A child process writes a ~120 MB Keras-1 th file (two 3×3 512→512 convs in `(out, in, kh, kw)`
  * order and a 25088→1024 Dense after a channels-first Flatten, like VGG's fc6), so the writer's
@@ -89,6 +91,7 @@ async function main(): Promise<void> {
     const model = buildModel();
     const largest = CHANNELS * MAP * MAP * UNITS * 4;
     const modelBytes = model.countParams() * 4;
+    let warm = { mb: 0, seconds: 0, mb_per_s: 0 };
     for (const run of ["cold (includes h5wasm start-up)", "warm"]) {
       const rssBefore = maxRssMb();
       const cpuBefore = process.cpuUsage();
@@ -100,6 +103,7 @@ async function main(): Promise<void> {
       console.log(
         `[${run}] loadWeights: ${mb(bytes).toFixed(1)} MB in ${report.seconds.toFixed(2)} s wall = ${(mb(bytes) / report.seconds).toFixed(0)} MB/s; ${cpuSeconds.toFixed(2)} CPU s = ${(mb(bytes) / cpuSeconds).toFixed(0)} MB per CPU second`,
       );
+      warm = { mb: mb(bytes), seconds: report.seconds, mb_per_s: mb(bytes) / report.seconds };
       console.log(
         `[${run}] memory: model ${mb(modelBytes).toFixed(0)} MB, largest tensor ${mb(largest).toFixed(0)} MB; peak RSS ${rssBefore.toFixed(0)} MB before loading, ${rssAfter.toFixed(0)} MB after (+${(rssAfter - rssBefore).toFixed(0)} MB = ${((rssAfter - rssBefore) / mb(largest)).toFixed(2)}× the largest tensor)`,
       );
@@ -111,6 +115,7 @@ async function main(): Promise<void> {
     const actual = Array.from(tf.slice(model.getLayer("fc").getWeights()[0]!, [1, 0], [1, UNITS]).dataSync());
     if (actual.some((v, i) => v !== expected[i])) throw new Error("fc rows were not reordered as expected");
     console.log("spot check of the reordered fc rows: ok");
+    if (args.includes("--json")) console.log(JSON.stringify(warm));
   } finally {
     if (!keepAt) rmSync(dir, { recursive: true, force: true });
   }

@@ -57,3 +57,4 @@ export { seedDropout, type DropoutClock } from "./finetune/dropout.js";
 export { layerLrScales, parseLrGroups, type LrGroups } from "./finetune/lr-groups.js";
 export { MetricsAccumulator, type EvalMetrics } from "./eval/metrics.js";
 export { evaluate, predictProbabilities, type EvaluateOptions } from "./eval/evaluate.js";
+export { planMicroBatches, activationsPerImage, type MicroBatchPlan } from "./train/memory.js";

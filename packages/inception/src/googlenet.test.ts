@@ -146,7 +146,12 @@ describe("googlenet", () => {
 
   it("rejects bad options, naming the option", () => {
     expect(() => buildGoogLeNet({ classes: 0 })).toThrow(UsageError);
-    expect(() => buildGoogLeNet({ inputShape: [100, 100, 3] })).toThrow(/googlenet: inputShape .*≥ \d+ with the top/);
+    // The auxiliary heads pool 5×5 at 1/16 of the input: 64 px leaves 4×4.
+    expect(() => buildGoogLeNet({ inputShape: [64, 64, 3] })).toThrow(/googlenet: inputShape .*≥ \d+ with the top/);
+    // The main head pools the whole final map, so a 96 px model still has the 1024-wide classifier input.
+    const small = buildGoogLeNet({ inputShape: [96, 96, 3], classes: 4 });
+    expect(small.getLayer("loss3/classifier").getWeights()[0]!.shape).toEqual([1024, 4]);
+    small.dispose();
     expect(() => buildGoogLeNet({ includeTop: false, pooling: "mean" as never })).toThrow(/pooling/);
   });
 

@@ -125,12 +125,15 @@ describe("both Inception-V3 layouts", () => {
     expect(Array.from(await y.data())).toEqual([3, 3.5, 4, 4.5, 5, 5.5, 6, 6.5, 7]);
   });
 
-  it("builds headless with pooling, and rejects an input too small for the 8×8 pool", () => {
+  it("builds headless with pooling, and with the top on inputs smaller than 299 (the head pools the whole map)", () => {
     const notop = buildInceptionV3(INCEPTION_V3_KERAS1, { includeTop: false, pooling: "avg", inputShape: [139, 139, 3] });
     expect(notop.outputs[0]!.shape).toEqual([null, 2048]);
     expect(countParams(notop)).toBe(countParams(models.get("keras1")!) - (2048 * 1000 + 1000));
     notop.dispose();
-    expect(() => buildInceptionV3(INCEPTION_V3_KERAS1, { inputShape: [200, 200, 3] })).toThrow(/inception_v3: inputShape .* with the top/);
+    const v02 = buildInceptionV3(INCEPTION_V3_KERAS1, { inputShape: [200, 200, 3], classes: 5 });
+    expect(v02.getLayer("predictions").getWeights()[0]!.shape).toEqual([2048, 5]);
+    v02.dispose();
+    expect(() => buildInceptionV3(INCEPTION_V3_KERAS1, { inputShape: [60, 60, 3] })).toThrow(/inception_v3: inputShape .* with the top/);
     const small = buildInceptionV3(INCEPTION_V3_KERAS2, { inputShape: [75, 75, 3], classes: 5 });
     expect(small.outputs[0]!.shape).toEqual([null, 5]);
     expect(size(small.getLayer("predictions").getWeights()[0]!.shape)).toBe(2048 * 5);

@@ -82,6 +82,10 @@ describe("inception_v4 (kentsommer 2.0)", () => {
     const notop = buildInceptionV4({ includeTop: false, pooling: "avg", inputShape: [75, 75, 3] });
     expect(notop.outputs[0]!.shape).toEqual([null, 1536]);
     notop.dispose();
-    expect(() => buildInceptionV4({ inputShape: [150, 150, 3] })).toThrow(/inception_v4: inputShape/);
+    // The head pools the whole final map, so smaller inputs keep the 1536-wide classifier input.
+    const small = buildInceptionV4({ inputShape: [150, 150, 3], classes: 3 });
+    expect(small.getLayer("dense_1").getWeights()[0]!.shape).toEqual([1536, 3]);
+    small.dispose();
+    expect(() => buildInceptionV4({ inputShape: [60, 60, 3] })).toThrow(/inception_v4: inputShape/);
   });
 });

@@ -22,6 +22,7 @@ describeLoadingProof({
   generator: "generate_inception.py",
   input: [-1, 1],
   probeLayers: ["mixed2", "mixed7", "avg_pool"],
+  notopFile: "inception_v3.keras_tf_notop",
   check: (model, _structure, report) => {
     expect(report.kerasVersion).toMatch(/^2\./);
     expect(report.backend).toBe("tensorflow");

@@ -3,10 +3,23 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readManifest } from "../src/test-utils/layers.js";
-import { fixturePath, hasH5py, readStructure, runGenerator, toFileLayout, weightedLayers, type WeightEntry } from "./support/keras-fixture.js";
+import {
+  canonicalWeights,
+  conversionOf,
+  dumpHdf5,
+  fixturePath,
+  hasH5py,
+  readStructure,
+  runGenerator,
+  tfShapeOf,
+  toFileLayout,
+  weightedLayers,
+  writeKerasFile,
+  type WeightEntry,
+} from "./support/keras-fixture.js";
 
 const GENERATOR = "generate_inception.py";
-const FILES = ["googlenet_th", "inception_v3_th", "inception_v3.keras_tf", "inception_v4_th", "inception_v4_tf"];
+const FILES = ["googlenet_th", "inception_v3_th", "inception_v3.keras_tf", "inception_v3.keras_tf_notop", "inception_v4_th", "inception_v4_tf"];
 /** Keras-1 weight suffixes of each role, as the manifests write them. */
 const MANIFEST_ROLE: Record<string, string> = {
   kernel: "W",
@@ -20,12 +33,33 @@ const MANIFEST_ROLE: Record<string, string> = {
 describe("the fixture writer's Theano conversions", () => {
   it("equal NumPy's flip + transpose of kernels (square, 1×7, 7×1) and channels-first Dense row order", () => {
     const cases = JSON.parse(readFileSync(fixturePath("conversion_reference.json"), "utf8")) as Array<WeightEntry & { tf: number[]; file: number[] }>;
-    expect(cases.map((c) => c.conversion)).toEqual(["th-kernel", "th-kernel", "th-kernel", "th-kernel", "channels-first-dense"]);
+    expect(cases.map((c) => conversionOf(c))).toEqual(["th-kernel", "th-kernel", "th-kernel", "th-kernel", "channels-first-dense"]);
     for (const c of cases) {
       const stored = toFileLayout(c, Float32Array.from(c.tf));
-      expect(Array.from(stored), JSON.stringify(c.tfShape)).toEqual(Array.from(Float32Array.from(c.file)));
+      expect(Array.from(stored), JSON.stringify(tfShapeOf(c))).toEqual(Array.from(Float32Array.from(c.file)));
       // The values moved: a conversion that forgot the flip or the transpose would equal the input.
       expect(Array.from(stored)).not.toEqual(Array.from(Float32Array.from(c.tf)));
+    }
+  });
+});
+
+describe("the fixture writer's files", () => {
+  /** Committed h5py files: the first layers of two structures (datasets left unwritten), from `h5 … --empty --layers=8`. */
+  it.each([
+    ["googlenet_th", "tiny_googlenet_th.h5"],
+    ["inception_v3.keras_tf", "tiny_inception_v3.keras_tf.h5"],
+  ])("have the groups, attributes and datasets h5py wrote for the first layers of %s", async (file, h5pyFile) => {
+    const full = readStructure(file);
+    const first = { ...full, layers: full.layers.slice(0, 8) };
+    const dir = mkdtempSync(join(tmpdir(), "ft-inception-writer-"));
+    try {
+      const ours = join(dir, "ours.h5");
+      await writeKerasFile(first, canonicalWeights(first, 1), ours);
+      const theirs = await dumpHdf5(fixturePath(h5pyFile));
+      expect(Object.keys(theirs).length).toBeGreaterThan(10);
+      expect(await dumpHdf5(ours)).toEqual(theirs);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

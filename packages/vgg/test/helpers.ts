@@ -18,15 +18,19 @@ export interface VggExpected {
   fc2: number[];
   probabilities: number[];
   legacy_layers: string[];
-  /** The converted arrays of every weight, concatenated (expected_tf.bin). */
+  /** The converted arrays of every weight, concatenated (expected_tf.bin; empty unless asked for). */
   values: Float32Array;
 }
 
-/** Runs the generator into `dir` and reads back its expected arrays and reference outputs. */
+/**
+ * Runs the generator into `dir` and reads back its reference outputs and, when `files` lists
+ * `expected_bin`, the expected arrays (else `values` is empty).
+ */
 export function generateVggFiles(dir: string, depth: 16 | 19, size: number, seed: number, files: string[]): VggExpected {
   const run = spawnSync(PYTHON, [GENERATOR, dir, String(depth), String(size), String(seed), files.join(",")], { encoding: "utf8" });
   if (run.status !== 0) throw new Error(`fixture generator failed: ${run.stderr}`);
   const expected = JSON.parse(readFileSync(join(dir, "expected.json"), "utf8")) as Omit<VggExpected, "values">;
+  if (!files.includes("expected_bin")) return { ...expected, values: new Float32Array(0) };
   const bytes = readFileSync(join(dir, "expected_tf.bin"));
   const values = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   return { ...expected, values };

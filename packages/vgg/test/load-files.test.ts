@@ -45,7 +45,7 @@ describe.skipIf(!hasH5py)("vgg16: the seed's legacy th file and the Keras-applic
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "ft-vgg16-files-"));
-    expected = generateVggFiles(dir, 16, SIZE, 20240612, ["legacy_th", "keras1_tf", "keras1_tf_notop"]);
+    expected = generateVggFiles(dir, 16, SIZE, 20240612, ["legacy_th", "keras1_tf", "keras1_tf_notop", "expected_bin"]);
   });
   afterAll(() => {
     topModel?.dispose();
@@ -108,6 +108,17 @@ describe.skipIf(!hasH5py)("vgg16: the seed's legacy th file and the Keras-applic
     expect(report.loaded).toEqual(VGG16_CONVS);
     expectWeightsEqual(model, expected, VGG16_CONVS, "top file, no top");
   });
+
+  it("legacy th file into an includeTop: false model: the first 31 positions load, the trailing Dense positions are skipped and reported", async () => {
+    const model = withoutTop();
+    zeroWeights(model);
+    const report = await loadWeights(model, join(dir, "vgg16_legacy_th.h5"), { includeTop: false, topLayers: vgg16Spec.topLayers });
+    expect(report).toMatchObject({ layout: "legacy", ordering: "th", skipped: [], reorderedDense: [] });
+    // Legacy files name no layers: the skipped ones are reported by position (fc6, fc7, fc8).
+    expect(report.skippedTop).toEqual(["layer_32", "layer_34", "layer_36"]);
+    expect(report.convertedKernels).toEqual(VGG16_CONVS);
+    expectWeightsEqual(model, expected, VGG16_CONVS, "legacy, no top");
+  });
 });
 
 describe.skipIf(!hasH5py)("vgg19: the seed's legacy th file", () => {
@@ -116,7 +127,7 @@ describe.skipIf(!hasH5py)("vgg19: the seed's legacy th file", () => {
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "ft-vgg19-files-"));
-    expected = generateVggFiles(dir, 19, SIZE, 20240613, ["legacy_th"]);
+    expected = generateVggFiles(dir, 19, SIZE, 20240613, ["legacy_th", "expected_bin"]);
   });
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });

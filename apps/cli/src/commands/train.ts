@@ -19,6 +19,7 @@ import {
   resolveSchedule,
   runTraining,
   selectBackend,
+  planMicroBatches,
   withNewHead,
   type BatchNormPolicy,
   type BatchSource,
@@ -135,7 +136,7 @@ export function trainCommand(program: Command): void {
     .addOption(new Option("--preprocess <mode>", "input normalisation (default: the weights' own; 'none' = raw 0–255 like the seed)").choices(Object.keys(PREPROCESSING_DESCRIPTIONS)))
     .option("--epochs <n>", "epochs", "10")
     .option("--batch-size <n>", "batch size (default 16; 8 for resnet152 and densenet161)")
-    .option("--accumulate <n>", "split each batch into N micro-batches and accumulate gradients (BatchNorm then sees micro-batch statistics)", "1")
+    .option("--accumulate <n|auto>", "split each batch into N micro-batches and accumulate gradients (BatchNorm then sees micro-batch statistics); auto splits only when the batch does not fit the engine's memory (wasm: 4 GiB)", "auto")
     .addOption(new Option("--optimizer <name>", "optimizer").choices(["sgd", "adam"]).default("sgd"))
     .option("--lr <x>", "base learning rate (default 1e-3)")
     .option("--momentum <x>", "SGD momentum (default 0.9)")
@@ -190,6 +191,11 @@ export function trainCommand(program: Command): void {
       });
       if (created.weightsPath) config.weightsFile = created.weightsPath;
       const { model, headLayers } = withNewHead(created.model, spec, { classes: train.classes.length, dropout: config.dropout, seed: config.seed });
+      if (config.accumulate === 0) {
+        const plan = planMicroBatches(model, config.batchSize, backend.name);
+        config.accumulate = plan.accumulate;
+        if (plan.accumulate > 1) process.stderr.write(`ft: ${plan.reason}\n`);
+      }
 
       const controller = new AbortController();
       let interrupts = 0;
@@ -303,7 +309,8 @@ export function resolveTrainConfig(modelName: string, flags: TrainFlags, backend
     ...(dropout ? { dropout } : {}),
     epochs: int("epochs", flags.epochs)!,
     batchSize: int("batch-size", flags.batchSize) ?? spec.recipe?.batchSize ?? 16,
-    accumulate: int("accumulate", flags.accumulate)!,
+    // 0 = decided once the model is built (planMicroBatches).
+    accumulate: flags.accumulate === "auto" ? 0 : int("accumulate", flags.accumulate)!,
     optimizer,
     schedule,
     ...(flags.lrGroups ? { lrGroups: parseLrGroups(flags.lrGroups) } : {}),

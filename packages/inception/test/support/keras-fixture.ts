@@ -22,10 +22,10 @@ export interface WeightEntry {
   role: string;
   /** Shape in the file. */
   shape: number[];
-  /** Shape in the TensorFlow layout (what tfjs holds). */
-  tfShape: number[];
-  /** How the TensorFlow-layout array became the stored one. */
-  conversion: "copy" | "th-kernel" | "channels-first-dense";
+  /** Shape in the TensorFlow layout (what tfjs holds); omitted when equal to `shape`. */
+  tfShape?: number[];
+  /** How the TensorFlow-layout array became the stored one; omitted for "copy". */
+  conversion?: "copy" | "th-kernel" | "channels-first-dense";
   /** `[h, w, c]` of the channels-first map flattened before a Dense (`channels-first-dense` only). */
   feature?: [number, number, number];
 }
@@ -60,6 +60,16 @@ export function fixturePath(name: string): string {
 /** Reads `fixtures/structures/<file>.json`. */
 export function readStructure(file: string): FileStructure {
   return JSON.parse(readFileSync(fixturePath(`structures/${file}.json`), "utf8")) as FileStructure;
+}
+
+/** The TensorFlow-layout shape of a weight. */
+export function tfShapeOf(w: Pick<WeightEntry, "shape" | "tfShape">): number[] {
+  return w.tfShape ?? w.shape;
+}
+
+/** How a weight was converted for the file. */
+export function conversionOf(w: Pick<WeightEntry, "conversion">): "copy" | "th-kernel" | "channels-first-dense" {
+  return w.conversion ?? "copy";
 }
 
 /** The weighted layers of a structure. */
@@ -97,10 +107,11 @@ export function canonicalWeights(structure: FileStructure, seed: number): Weight
       layer.name,
       layer.weights.map((w, i) => {
         const next = random(hash(`${seed}/${layer.name}/${i}`));
-        const size = w.tfShape.reduce((a, b) => a * b, 1);
+        const shape = tfShapeOf(w);
+        const size = shape.reduce((a, b) => a * b, 1);
         const out = new Float32Array(size);
         if (w.role === "kernel") {
-          const fanIn = size / w.tfShape[w.tfShape.length - 1]!;
+          const fanIn = size / shape[shape.length - 1]!;
           const limit = Math.sqrt(6 / fanIn);
           for (let k = 0; k < size; k++) out[k] = (2 * next() - 1) * limit;
         } else if (w.role === "gamma" || w.role === "moving_variance") {
@@ -120,11 +131,13 @@ export function canonicalWeights(structure: FileStructure, seed: number): Weight
  * - `th-kernel`: `W_th[o, c, kh-1-i, kw-1-j] = W_tf[i, j, c, o]` (Theano kernels are used for true convolution);
  * - `channels-first-dense`: row `(h·W + w)·C + c` of the tf kernel is row `c·H·W + h·W + w` in the file.
  */
-export function toFileLayout(entry: Pick<WeightEntry, "conversion" | "tfShape" | "feature">, value: Float32Array): Float32Array {
-  if (entry.conversion === "copy") return value;
+export function toFileLayout(entry: Pick<WeightEntry, "conversion" | "shape" | "tfShape" | "feature">, value: Float32Array): Float32Array {
+  const conversion = conversionOf(entry);
+  if (conversion === "copy") return value;
   const out = new Float32Array(value.length);
-  if (entry.conversion === "th-kernel") {
-    const [KH, KW, C, O] = entry.tfShape as [number, number, number, number];
+  const shape = tfShapeOf(entry);
+  if (conversion === "th-kernel") {
+    const [KH, KW, C, O] = shape as [number, number, number, number];
     for (let i = 0; i < KH; i++)
       for (let j = 0; j < KW; j++)
         for (let c = 0; c < C; c++)
@@ -132,7 +145,7 @@ export function toFileLayout(entry: Pick<WeightEntry, "conversion" | "tfShape" |
     return out;
   }
   const [H, W, C] = entry.feature!;
-  const units = entry.tfShape[1]!;
+  const units = shape[1]!;
   for (let h = 0; h < H; h++)
     for (let w = 0; w < W; w++)
       for (let c = 0; c < C; c++) {
@@ -145,7 +158,20 @@ export function toFileLayout(entry: Pick<WeightEntry, "conversion" | "tfShape" |
 // ---------------------------------------------------------------------------------------------
 // Writing with h5wasm (a dependency of @ft/core, reached through its install)
 
-interface H5Group {
+interface H5Metadata {
+  type: number;
+  size: number;
+  vlen: boolean;
+  cset?: number;
+  littleEndian: boolean;
+  shape: number[] | null;
+}
+interface H5Node {
+  attrs: Record<string, { metadata: H5Metadata; value: unknown }>;
+}
+interface H5Group extends H5Node {
+  keys(): string[];
+  get(name: string): unknown;
   create_group(name: string): H5Group;
   create_dataset(args: { name: string; data: Float32Array; shape: number[] }): unknown;
   create_attribute(name: string, data: unknown, shape?: number[] | null, dtype?: string | null): void;
@@ -156,6 +182,8 @@ interface H5File extends H5Group {
 interface H5Wasm {
   ready: Promise<unknown>;
   File: new (path: string, mode: string) => H5File;
+  Group: abstract new (...args: never[]) => H5Group;
+  Dataset: abstract new (...args: never[]) => H5Node & { metadata: H5Metadata };
 }
 
 let h5: Promise<H5Wasm> | undefined;
@@ -222,13 +250,62 @@ export async function writeKerasFile(structure: FileStructure, values: WeightVal
   renameSync(tmp, path);
 }
 
+/** One node of {@link dumpHdf5}: groups and datasets with their attributes (type, size, shape, value). */
+export interface DumpedNode {
+  kind: "group" | "dataset";
+  dataset?: { type: number; size: number; littleEndian: boolean; shape: number[] | null };
+  attrs: Record<string, { type: number; size: number; vlen: boolean; cset?: number; shape: number[] | null; value: unknown }>;
+}
+
+/**
+ * The structure of an HDF5 file as h5wasm (the reader @ft/core uses) sees it: every group and dataset
+ * by path, dataset types and shapes, and every attribute's type, size, character set, shape and value.
+ * Dataset values and string padding (null-terminated vs null-padded) are left out.
+ */
+export async function dumpHdf5(path: string): Promise<Record<string, DumpedNode>> {
+  const lib = await h5wasm();
+  const file = new lib.File(path, "r");
+  const out: Record<string, DumpedNode> = {};
+  const attrs = (node: H5Node): DumpedNode["attrs"] =>
+    Object.fromEntries(
+      Object.keys(node.attrs)
+        .sort()
+        .map((key) => {
+          const { metadata: m, value } = node.attrs[key]!;
+          const plain = ArrayBuffer.isView(value) ? Array.from(value as unknown as ArrayLike<number>) : value;
+          return [key, { type: m.type, size: m.size, vlen: m.vlen, cset: m.cset, shape: m.shape, value: plain }];
+        }),
+    );
+  const visit = (group: H5Group, prefix: string): void => {
+    out[prefix || "/"] = { kind: "group", attrs: attrs(group) };
+    for (const key of group.keys().sort()) {
+      const child = group.get(key);
+      const path = prefix ? `${prefix}/${key}` : key;
+      if (child instanceof lib.Group) visit(child, path);
+      else if (child instanceof lib.Dataset) {
+        const m = child.metadata;
+        out[path] = { kind: "dataset", dataset: { type: m.type, size: m.size, littleEndian: m.littleEndian, shape: m.shape }, attrs: attrs(child) };
+      } else throw new Error(`${path}: neither a group nor a dataset`);
+    }
+  };
+  try {
+    visit(file, "");
+  } finally {
+    file.close();
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The h5py generator, where Python is installed (never in CI)
 
 const PYTHON = "/usr/bin/python3";
 
-/** Whether `/usr/bin/python3` with numpy and h5py is available. */
-export const hasH5py = spawnSync(PYTHON, ["-c", "import h5py, numpy"]).status === 0;
+/**
+ * Whether `/usr/bin/python3` with numpy and h5py is available (set `FT_TEST_NO_PYTHON=1` to run the
+ * tests as CI does, without it).
+ */
+export const hasH5py = !process.env.FT_TEST_NO_PYTHON && spawnSync(PYTHON, ["-c", "import h5py, numpy"]).status === 0;
 
 /** Runs the package's generator script with `args`; returns its stdout. */
 export function runGenerator(script: string, args: string[]): string {

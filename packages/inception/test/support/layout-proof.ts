@@ -2,22 +2,22 @@
  * Test support: one loading proof for a registered model and the published layouts of its weight
  * files. The files are written at test time from the committed structures, all from one set of
  * values; each is loaded through `createModelWithReport(name, { weights: path })`, every weight is
- * compared with the values, the outputs at the real input size are compared across layouts (or, for
- * a single published layout, with the values set directly), and the model is converted to a
- * TensorFlow.js directory and reloaded. Where Python is installed, h5py checks the written files and
+ * compared with the values (for a model published in one layout only, that exact comparison with the
+ * TensorFlow-layout values is the proof), the outputs at the real input size are compared across
+ * layouts, and the model is converted to a TensorFlow.js directory and reloaded. Where Python is installed, h5py checks the written files and
  * a NumPy-written file is loaded too.
  *
  * Kept identical in packages/inception/test/support and packages/densenet/test/support.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { createModelWithReport, getModel, selectBackend, type LoadReport } from "@ft/core";
+import { createModel, createModelWithReport, getModel, loadWeights, selectBackend, type LoadReport } from "@ft/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { canonicalWeights, hasH5py, readStructure, runGenerator, weightedLayers, writeKerasFile, type FileStructure, type WeightValues } from "./keras-fixture.js";
-import { fixedInput, outputsAt, relativeDiff, roundTripOutputs, setWeights, spread, weightMismatches } from "./proofs.js";
+import { canonicalWeights, conversionOf, hasH5py, readStructure, runGenerator, weightedLayers, writeKerasFile, type FileStructure, type WeightValues } from "./keras-fixture.js";
+import { fixedInput, outputsAt, relativeDiff, roundTripOutputs, spread, weightMismatches } from "./proofs.js";
 
 export interface LoadingProof {
   /** Registry name of the model. */
@@ -32,8 +32,15 @@ export interface LoadingProof {
   probeLayers: string[];
   /** Layer classes the reloaded model directory must contain (custom layers). */
   reloadedClasses?: string[];
+  /** Compare h5py's view of the written files with files the h5py generator writes (Python only; default true). */
+  h5pyStructureCheck?: boolean;
   /** Structure ids also written by the h5py generator with NumPy's conversions and loaded (Python only). */
   numpyFiles?: string[];
+  /**
+   * Structure id of the published notop file, loaded into the model built without its top; the top
+   * file is then loaded into that model too, skipping exactly its classifier.
+   */
+  notopFile?: string;
   /** Model-specific checks on each loaded file. */
   check?: (model: tfl.LayersModel, structure: FileStructure, report: LoadReport) => void;
   seed?: number;
@@ -69,21 +76,29 @@ export function describeLoadingProof(proof: LoadingProof): void {
       it(`loads ${s.file} (${s.layout}, ${s.ordering}): ordering detected, every value where the TensorFlow layout puts it`, async () => {
         const { model, report } = await createModelWithReport(proof.model, { weights: path(s.file) });
         try {
+          if (!report) throw new Error("createModelWithReport returned no load report for a weight file");
           const weighted = weightedLayers(s);
           expect(report.layout).toBe(s.layout);
           expect(report.ordering).toBe(s.ordering);
           expect(report.orderingSource).toBe("detected");
           expect(report.skipped).toEqual([]);
           expect([...report.loaded].sort()).toEqual(weighted.map((l) => l.name).sort());
-          const thKernels = weighted.filter((l) => l.weights.some((w) => w.conversion === "th-kernel")).map((l) => l.name);
+          const thKernels = weighted.filter((l) => l.weights.some((w) => conversionOf(w) === "th-kernel")).map((l) => l.name);
           expect([...report.convertedKernels].sort()).toEqual(thKernels.sort());
-          const reordered = weighted.filter((l) => l.weights.some((w) => w.conversion === "channels-first-dense")).map((l) => l.name);
+          const reordered = weighted.filter((l) => l.weights.some((w) => conversionOf(w) === "channels-first-dense")).map((l) => l.name);
           expect([...report.reorderedDense].sort()).toEqual(reordered.sort());
           const { problems, compared } = weightMismatches(model, s, values);
           expect(problems).toEqual([]);
           expect(compared).toBe(weighted.reduce((n, l) => n + l.weights.reduce((m, w) => m + w.shape.reduce((a, b) => a * b, 1), 0), 0));
           proof.check?.(model, s, report);
-          outputs.set(s.file, outputsAt(model, proof.probeLayers, x));
+          // One forward pass at the real input size; a constant or non-finite output would make the
+          // comparisons below prove nothing.
+          const out = outputsAt(model, proof.probeLayers, x);
+          out.forEach((o, i) => {
+            expect(o.every(Number.isFinite), `output ${i} is finite`).toBe(true);
+            expect(spread(o), `output ${i} is not constant`).toBeGreaterThan(0);
+          });
+          outputs.set(s.file, out);
         } finally {
           if (s === structures.at(-1)) kept = model;
           else model.dispose();
@@ -91,29 +106,15 @@ export function describeLoadingProof(proof: LoadingProof): void {
       });
     }
 
-    const compareWith = (reference: Float32Array[], label: string) => {
-      for (const s of structures) {
-        const got = outputs.get(s.file)!;
-        expect(got, `${s.file} was loaded`).toBeDefined();
-        got.forEach((out, i) => {
-          expect(spread(reference[i]!), `${label} output ${i} is not constant`).toBeGreaterThan(0);
-          expect(relativeDiff(out, reference[i]!), `${s.file} vs ${label}, output ${i}`).toBeLessThanOrEqual(LAYOUT_TOLERANCE);
-        });
-      }
-    };
-
     if (structures.length > 1) {
       it(`th and tf files of the same weights give the same outputs at ${getModel(proof.model).inputShape.join("×")}`, () => {
-        compareWith(outputs.get(structures.find((s) => s.ordering === "tf")!.file)!, "the tf file");
-      });
-    } else {
-      it(`gives the outputs of the TensorFlow-layout values set directly, at ${getModel(proof.model).inputShape.join("×")}`, () => {
-        const reference = getModel(proof.model).build({});
-        try {
-          setWeights(reference, structures[0]!, values);
-          compareWith(outputsAt(reference, proof.probeLayers, x), "the values set directly");
-        } finally {
-          reference.dispose();
+        const reference = outputs.get(structures.find((s) => s.ordering === "tf")!.file)!;
+        for (const s of structures) {
+          const got = outputs.get(s.file);
+          expect(got, `${s.file} was loaded`).toBeDefined();
+          got!.forEach((out, i) => {
+            expect(relativeDiff(out, reference[i]!), `${s.file} vs the tf file, output ${i}`).toBeLessThanOrEqual(LAYOUT_TOLERANCE);
+          });
         }
       });
     }
@@ -126,8 +127,41 @@ export function describeLoadingProof(proof: LoadingProof): void {
       outputs.get(last)!.forEach((out, i) => expect(relativeDiff(reloaded[i]!, out), `output ${i}`).toBeLessThanOrEqual(1e-6));
     });
 
-    it.skipIf(!hasH5py)("h5py sees the written files exactly as files the h5py generator writes", () => {
-      for (const s of structures) {
+    const notopFile = proof.notopFile;
+    if (notopFile) {
+      it(`loads ${notopFile} into the model built without its top; the top file loads into it skipping exactly the classifier`, async () => {
+        const notop = readStructure(notopFile);
+        // Values depend on the layer name, so the shared layers get the top file's values.
+        const notopValues = canonicalWeights(notop, proof.seed ?? 20240611);
+        await writeKerasFile(notop, notopValues, path(notop.file));
+        const spec = getModel(proof.model);
+        const { model, report } = await createModelWithReport(proof.model, { weights: path(notop.file), includeTop: false });
+        try {
+          expect(report?.skipped).toEqual([]);
+          expect(report?.skippedTop).toEqual([]);
+          expect([...report!.loaded].sort()).toEqual(weightedLayers(notop).map((l) => l.name).sort());
+          expect(weightMismatches(model, notop, notopValues).problems).toEqual([]);
+
+          const top = structures.at(-1)!;
+          const fromTop = await loadWeights(model, path(top.file), { includeTop: false, topLayers: spec.topLayers });
+          const notopNames = new Set(notop.layers.map((l) => l.name));
+          const classifier = weightedLayers(top).map((l) => l.name).filter((n) => !notopNames.has(n));
+          expect(classifier.length).toBeGreaterThan(0);
+          expect([...fromTop.skippedTop].sort()).toEqual(classifier.sort());
+          expect(fromTop.skipped).toEqual([]);
+          expect(weightMismatches(model, notop, values).problems).toEqual([]);
+        } finally {
+          model.dispose();
+        }
+        // The model with its top refuses the notop file and says why.
+        await expect(createModel(proof.model, { weights: path(notop.file) })).rejects.toThrow(/notop file/);
+      });
+    }
+
+    it.skipIf(!hasH5py || proof.h5pyStructureCheck === false)("h5py sees the written files exactly as files the h5py generator writes", () => {
+      const written = [...structures, ...(proof.notopFile ? [readStructure(proof.notopFile)] : [])];
+      for (const s of written) {
+        expect(existsSync(path(s.file)), `${s.file} was written`).toBe(true);
         const reference = join(dir, `${s.file}.h5py-structure.h5`);
         runGenerator(proof.generator, ["h5", s.file, reference, "1", "--empty"]);
         const ours = JSON.parse(runGenerator(proof.generator, ["dump", path(s.file)])) as Record<string, unknown>;
@@ -145,7 +179,7 @@ export function describeLoadingProof(proof: LoadingProof): void {
         const expected = JSON.parse(readFileSync(`${pyPath}.expected.json`, "utf8")) as Record<string, Array<{ shape: number[]; probes: Array<[number, number]> }>>;
         const { model, report } = await createModelWithReport(proof.model, { weights: pyPath });
         try {
-          expect(report.ordering).toBe(readStructure(file).ordering);
+          expect(report?.ordering).toBe(readStructure(file).ordering);
           let probes = 0;
           for (const [layer, weights] of Object.entries(expected)) {
             const variables = model.getLayer(layer).weights;

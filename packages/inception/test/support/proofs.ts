@@ -10,7 +10,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { loadModelDir, saveModelDir } from "@ft/core";
-import { weightedLayers, type FileStructure, type WeightValues } from "./keras-fixture.js";
+import { tfShapeOf, weightedLayers, type FileStructure, type WeightValues } from "./keras-fixture.js";
 
 /**
  * Compares every weight of the structure's weighted layers in `model` with `values` (exact float32
@@ -28,8 +28,8 @@ export function weightMismatches(model: tfl.LayersModel, structure: FileStructur
     }
     layer.weights.forEach((w, i) => {
       const variable = variables[i]!;
-      if (JSON.stringify(variable.shape) !== JSON.stringify(w.tfShape)) {
-        problems.push(`${layer.name}/${w.role}: shape ${JSON.stringify(variable.shape)}, expected ${JSON.stringify(w.tfShape)}`);
+      if (JSON.stringify(variable.shape) !== JSON.stringify(tfShapeOf(w))) {
+        problems.push(`${layer.name}/${w.role}: shape ${JSON.stringify(variable.shape)}, expected ${JSON.stringify(tfShapeOf(w))}`);
         return;
       }
       const got = variable.read().dataSync();
@@ -44,14 +44,6 @@ export function weightMismatches(model: tfl.LayersModel, structure: FileStructur
     });
   }
   return { problems, compared };
-}
-
-/** Sets every weight of the structure's layers from `values` (the reference a file is compared with). */
-export function setWeights(model: tfl.LayersModel, structure: FileStructure, values: WeightValues): void {
-  for (const layer of weightedLayers(structure)) {
-    const target = model.getLayer(layer.name);
-    target.setWeights(values.get(layer.name)!.map((v, i) => tf.tensor(v, layer.weights[i]!.tfShape)));
-  }
 }
 
 /** A deterministic input batch of one `[h, w, c]` image with values in `[low, high)`. */

@@ -1,0 +1,129 @@
+// Shared helpers for the ft-native addon: argument checking that turns every bad call into a JS
+// exception (never a crash), and the oneDNN engine/stream used by every primitive.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+namespace ft {
+
+using Dims = std::vector<int64_t>;
+
+/** The CPU engine and an in-order stream, created once. */
+dnnl::engine& cpuEngine();
+dnnl::stream& cpuStream();
+
+/** A Float32Array argument: pointer and element count. */
+struct F32 {
+  float* data = nullptr;
+  int64_t length = 0;
+};
+
+[[noreturn]] inline void fail(Napi::Env env, const std::string& message) {
+  throw Napi::Error::New(env, "ft-native: " + message);
+}
+
+/** Argument `index` as a Float32Array with exactly `expected` elements. */
+inline F32 f32Arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t expected) {
+  Napi::Env env = info.Env();
+  if (index >= info.Length() || !info[index].IsTypedArray() ||
+      info[index].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    fail(env, std::string(name) + " must be a Float32Array");
+  }
+  auto array = info[index].As<Napi::Float32Array>();
+  F32 out{array.Data(), static_cast<int64_t>(array.ElementLength())};
+  if (out.length != expected) {
+    fail(env, std::string(name) + " has " + std::to_string(out.length) + " elements, expected " + std::to_string(expected));
+  }
+  return out;
+}
+
+/** Optional Float32Array (null/undefined gives an empty F32). */
+inline F32 optionalF32Arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t expected) {
+  if (index >= info.Length() || info[index].IsNull() || info[index].IsUndefined()) return F32{};
+  return f32Arg(info, index, name, expected);
+}
+
+/** Argument `index` as an array of `count` integers in [min, max]. */
+inline Dims intsArg(const Napi::CallbackInfo& info, size_t index, const char* name, size_t count, int64_t min = 1,
+                    int64_t max = std::numeric_limits<int32_t>::max()) {
+  Napi::Env env = info.Env();
+  if (index >= info.Length() || !info[index].IsArray()) fail(env, std::string(name) + " must be an array of integers");
+  auto array = info[index].As<Napi::Array>();
+  if (array.Length() != count) {
+    fail(env, std::string(name) + " must have " + std::to_string(count) + " entries, got " + std::to_string(array.Length()));
+  }
+  Dims out(count);
+  for (uint32_t i = 0; i < count; i++) {
+    Napi::Value v = array.Get(i);
+    if (!v.IsNumber()) fail(env, std::string(name) + "[" + std::to_string(i) + "] is not a number");
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || d != static_cast<double>(static_cast<int64_t>(d))) {
+      fail(env, std::string(name) + "[" + std::to_string(i) + "] = " + std::to_string(d) + " is not an integer in [" +
+                    std::to_string(min) + ", " + std::to_string(max) + "]");
+    }
+    out[i] = static_cast<int64_t>(d);
+  }
+  return out;
+}
+
+inline int64_t intArg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t min, int64_t max) {
+  Napi::Env env = info.Env();
+  if (index >= info.Length() || !info[index].IsNumber()) fail(env, std::string(name) + " must be a number");
+  double d = info[index].As<Napi::Number>().DoubleValue();
+  if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || d != static_cast<double>(static_cast<int64_t>(d))) {
+    fail(env, std::string(name) + " = " + std::to_string(d) + " is not an integer in range");
+  }
+  return static_cast<int64_t>(d);
+}
+
+inline bool boolArg(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  if (index >= info.Length() || !info[index].IsBoolean()) fail(info.Env(), std::string(name) + " must be a boolean");
+  return info[index].As<Napi::Boolean>().Value();
+}
+
+/** Product of dims; every dim must be ≥ 1 (checked by intsArg) and the product must stay below 2^40. */
+inline int64_t product(Napi::Env env, const Dims& dims, const char* name) {
+  int64_t p = 1;
+  for (int64_t d : dims) {
+    if (d <= 0) fail(env, std::string(name) + " has a non-positive dimension");
+    if (p > (int64_t(1) << 40) / d) fail(env, std::string(name) + " is too large");
+    p *= d;
+  }
+  return p;
+}
+
+/**
+ * Wraps a binding so that oneDNN and C++ failures reach JavaScript as Errors (Napi::Error, which
+ * the argument checks throw, passes through unchanged).
+ */
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  try {
+    return F(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const dnnl::error& e) {
+    fail(info.Env(), std::string("oneDNN failed: ") + e.what());
+  } catch (const std::bad_alloc&) {
+    fail(info.Env(), "out of memory");
+  } catch (const std::exception& e) {
+    fail(info.Env(), e.what());
+  }
+}
+
+#define FT_EXPORT(exports, env, name, fn) (exports).Set(name, Napi::Function::New(env, ::ft::guarded<fn>, name))
+
+// Each module registers its functions on the exports object.
+void registerConv(Napi::Env env, Napi::Object exports);
+void registerMatMul(Napi::Env env, Napi::Object exports);
+void registerPool(Napi::Env env, Napi::Object exports);
+void registerElementwise(Napi::Env env, Napi::Object exports);
+
+}  // namespace ft

@@ -1,0 +1,211 @@
+// 2-D max/avg pooling and their gradients (NHWC), written as loops that reproduce the TensorFlow.js
+// cpu kernels exactly: avg pooling divides by the number of in-bounds pixels, its gradient by the
+// full window size (as tfjs does), and max pooling routes the gradient to the first strict maximum
+// of each window in row-major window order (ties after relu included).
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "common.h"
+
+namespace ft {
+namespace {
+
+struct PoolGeometry {
+  int64_t n, h, w, c;
+  int64_t kh, kw, sh, sw, pt, pl, oh, ow;
+  int64_t xSize() const { return n * h * w * c; }
+  int64_t ySize() const { return n * oh * ow * c; }
+};
+
+// Reads xShape [N,H,W,C] and geometry [filterH, filterW, strideH, strideW, padTop, padLeft, outH, outW].
+// Windows are clamped to the input, so any geometry is memory-safe.
+PoolGeometry readPool(const Napi::CallbackInfo& info, size_t index) {
+  Dims xs = intsArg(info, index, "xShape", 4);
+  Dims g = intsArg(info, index + 1, "geometry", 8, 0);
+  Napi::Env env = info.Env();
+  if (g[0] < 1 || g[1] < 1 || g[2] < 1 || g[3] < 1 || g[6] < 1 || g[7] < 1) fail(env, "pool filter, strides and output size must be >= 1");
+  product(env, xs, "x");
+  product(env, {xs[0], g[6], g[7], xs[3]}, "y");
+  return {xs[0], xs[1], xs[2], xs[3], g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]};
+}
+
+// maxPool(x, xShape, geometry, y) / avgPool(...)
+template <bool IsMax>
+Napi::Value Pool(const Napi::CallbackInfo& info) {
+  PoolGeometry g = readPool(info, 1);
+  const float* x = f32Arg(info, 0, "x", g.xSize()).data;
+  float* y = f32Arg(info, 3, "y", g.ySize()).data;
+  const int64_t C = g.c;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < g.n; b++) {
+    for (int64_t yr = 0; yr < g.oh; yr++) {
+      const int64_t r0 = yr * g.sh - g.pt, rMin = std::max<int64_t>(0, r0), rMax = std::min(g.h, r0 + g.kh);
+      for (int64_t yc = 0; yc < g.ow; yc++) {
+        const int64_t c0 = yc * g.sw - g.pl, cMin = std::max<int64_t>(0, c0), cMax = std::min(g.w, c0 + g.kw);
+        float* out = y + ((b * g.oh + yr) * g.ow + yc) * C;
+        const float init = IsMax ? -std::numeric_limits<float>::infinity() : 0.f;
+        for (int64_t d = 0; d < C; d++) out[d] = init;
+        int64_t count = 0;
+        for (int64_t r = rMin; r < rMax; r++) {
+          for (int64_t cc = cMin; cc < cMax; cc++) {
+            const float* px = x + ((b * g.h + r) * g.w + cc) * C;
+            if (IsMax) {
+              for (int64_t d = 0; d < C; d++) out[d] = px[d] > out[d] ? px[d] : out[d];
+            } else {
+              for (int64_t d = 0; d < C; d++) out[d] += px[d];
+            }
+            count++;
+          }
+        }
+        if (!IsMax) {
+          const float n = static_cast<float>(count);  // 0 gives NaN, as in tfjs
+          for (int64_t d = 0; d < C; d++) out[d] /= n;
+        }
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
+constexpr int64_t kChannelBlock = 16;
+
+// maxPoolGrad(dy, xShape, geometry, x, dx): dx = 0, then each window's dy goes to the first strict
+// maximum of x in that window. Work is split by (batch, channel block): those write disjoint dx.
+Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
+  PoolGeometry g = readPool(info, 1);
+  const float* dy = f32Arg(info, 0, "dy", g.ySize()).data;
+  const float* x = f32Arg(info, 3, "x", g.xSize()).data;
+  float* dx = f32Arg(info, 4, "dx", g.xSize()).data;
+  const int64_t C = g.c, blocks = (C + kChannelBlock - 1) / kChannelBlock;
+  std::fill(dx, dx + g.xSize(), 0.f);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < g.n; b++) {
+    for (int64_t blk = 0; blk < blocks; blk++) {
+      const int64_t d0 = blk * kChannelBlock, dn = std::min(kChannelBlock, C - d0);
+      float best[kChannelBlock];
+      int64_t where[kChannelBlock];
+      for (int64_t yr = 0; yr < g.oh; yr++) {
+        const int64_t r0 = yr * g.sh - g.pt, rMin = std::max<int64_t>(0, r0), rMax = std::min(g.h, r0 + g.kh);
+        for (int64_t yc = 0; yc < g.ow; yc++) {
+          const int64_t c0 = yc * g.sw - g.pl, cMin = std::max<int64_t>(0, c0), cMax = std::min(g.w, c0 + g.kw);
+          for (int64_t d = 0; d < dn; d++) {
+            best[d] = -std::numeric_limits<float>::infinity();
+            where[d] = -1;
+          }
+          for (int64_t r = rMin; r < rMax; r++) {
+            for (int64_t cc = cMin; cc < cMax; cc++) {
+              const int64_t base = ((b * g.h + r) * g.w + cc) * C + d0;
+              for (int64_t d = 0; d < dn; d++) {
+                if (x[base + d] > best[d]) {
+                  best[d] = x[base + d];
+                  where[d] = base + d;
+                }
+              }
+            }
+          }
+          const float* g0 = dy + ((b * g.oh + yr) * g.ow + yc) * C + d0;
+          for (int64_t d = 0; d < dn; d++) {
+            if (where[d] >= 0) dx[where[d]] += g0[d];
+          }
+        }
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// avgPoolGrad(dy, xShape, geometry, dx): each window spreads dy / (filterH * filterW) over its
+// in-bounds pixels (tfjs divides by the full window here, unlike the forward pass).
+Napi::Value AvgPoolGrad(const Napi::CallbackInfo& info) {
+  PoolGeometry g = readPool(info, 1);
+  const float* dy = f32Arg(info, 0, "dy", g.ySize()).data;
+  float* dx = f32Arg(info, 3, "dx", g.xSize()).data;
+  const int64_t C = g.c;
+  const float scale = 1.f / static_cast<float>(g.kh * g.kw);
+  std::fill(dx, dx + g.xSize(), 0.f);
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < g.n; b++) {
+    for (int64_t yr = 0; yr < g.oh; yr++) {
+      const int64_t r0 = yr * g.sh - g.pt, rMin = std::max<int64_t>(0, r0), rMax = std::min(g.h, r0 + g.kh);
+      for (int64_t yc = 0; yc < g.ow; yc++) {
+        const int64_t c0 = yc * g.sw - g.pl, cMin = std::max<int64_t>(0, c0), cMax = std::min(g.w, c0 + g.kw);
+        const float* g0 = dy + ((b * g.oh + yr) * g.ow + yc) * C;
+        for (int64_t r = rMin; r < rMax; r++) {
+          for (int64_t cc = cMin; cc < cMax; cc++) {
+            float* out = dx + ((b * g.h + r) * g.w + cc) * C;
+            for (int64_t d = 0; d < C; d++) out[d] += g0[d];
+          }
+        }
+      }
+    }
+  }
+  float* end = dx + g.xSize();
+#pragma omp parallel for schedule(static)
+  for (float* p = dx; p < end; p++) *p *= scale;
+  return info.Env().Undefined();
+}
+
+// batchNorm(x, mean, variance, offset|null, scale|null, epsilon, out): tfjs FusedBatchNorm, where each
+// parameter of length L is read at index i % L (normally L = channels, the last dimension).
+Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto lengthOf = [&](size_t i, const char* name, bool optional) -> int64_t {
+    if (optional && (info[i].IsNull() || info[i].IsUndefined())) return 0;
+    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      fail(env, std::string(name) + " must be a Float32Array");
+    }
+    int64_t n = static_cast<int64_t>(info[i].As<Napi::TypedArray>().ElementLength());
+    if (n == 0) fail(env, std::string(name) + " is empty");
+    return n;
+  };
+  if (info.Length() < 7) fail(env, "batchNorm takes 7 arguments");
+  int64_t xn = lengthOf(0, "x", false);
+  F32 x = f32Arg(info, 0, "x", xn);
+  F32 mean = f32Arg(info, 1, "mean", lengthOf(1, "mean", false));
+  F32 var = f32Arg(info, 2, "variance", lengthOf(2, "variance", false));
+  F32 off = optionalF32Arg(info, 3, "offset", lengthOf(3, "offset", true));
+  F32 sc = optionalF32Arg(info, 4, "scale", lengthOf(4, "scale", true));
+  if (!info[5].IsNumber()) fail(env, "epsilon must be a number");
+  const float eps = info[5].As<Napi::Number>().FloatValue();
+  F32 out = f32Arg(info, 6, "out", xn);
+  // Fast path: every parameter has the same length L dividing x (channels-last broadcast).
+  const int64_t L = mean.length;
+  bool uniform = var.length == L && (!off.data || off.length == L) && (!sc.data || sc.length == L) && xn % L == 0;
+  if (uniform) {
+    std::vector<float> mul(L), add(L);
+    for (int64_t j = 0; j < L; j++) {
+      mul[j] = (sc.data ? sc.data[j] : 1.f) / std::sqrt(var.data[j] + eps);
+      add[j] = off.data ? off.data[j] : 0.f;
+    }
+    const int64_t rows = xn / L;
+    const float *m = mul.data(), *a = add.data(), *mu = mean.data;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      const float* xi = x.data + r * L;
+      float* o = out.data + r * L;
+      for (int64_t j = 0; j < L; j++) o[j] = (xi[j] - mu[j]) * m[j] + a[j];
+    }
+  } else {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < xn; i++) {
+      float s = sc.data ? sc.data[i % sc.length] : 1.f;
+      float o = off.data ? off.data[i % off.length] : 0.f;
+      out.data[i] = o + (x.data[i] - mean.data[i % mean.length]) * s / std::sqrt(var.data[i % var.length] + eps);
+    }
+  }
+  return env.Undefined();
+}
+
+}  // namespace
+
+void registerPool(Napi::Env env, Napi::Object exports) {
+  FT_EXPORT(exports, env, "maxPool", Pool<true>);
+  FT_EXPORT(exports, env, "avgPool", Pool<false>);
+  FT_EXPORT(exports, env, "maxPoolGrad", MaxPoolGrad);
+  FT_EXPORT(exports, env, "avgPoolGrad", AvgPoolGrad);
+  FT_EXPORT(exports, env, "batchNorm", BatchNorm);
+}
+
+}  // namespace ft

@@ -1,0 +1,57 @@
+/**
+ * Times (and with --profile, breaks down by kernel) ResNet-50 steps on ft-native, built exactly as
+ * `pnpm bench` builds them. Not part of the tests. Run from the repository root:
+ *   pnpm exec tsx --conditions source packages/backend-native/scripts/resnet50.ts --row train --size 64 --batch 8 [--steps 3] [--profile | --by-size] [--backend cpu]
+ * Prints one JSON line with images_per_s (median step), like apps/cli/bench/torch_peer.py.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { registerNativeBackend } from "../src/index.js";
+import { resnetInferStep, resnetTrainStep, timeSteps } from "../../../apps/cli/bench/resnet-rows.js";
+
+const args = process.argv.slice(2);
+const opt = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1]! : fallback;
+};
+const row = opt("row", "train"), size = Number(opt("size", "64")), batch = Number(opt("batch", "8"));
+const steps = Number(opt("steps", "3")), backend = opt("backend", "ft-native");
+const bySize = args.includes("--by-size");
+const profile = args.includes("--profile") || bySize;
+
+registerNativeBackend();
+await tf.setBackend(backend);
+
+const kernelMs = new Map<string, { ms: number; calls: number }>();
+if (profile) {
+  // Wrap every kernel of the backend with a timer (tfjs kernels are synchronous on this backend).
+  for (const config of tf.getKernelsForBackend(backend)) {
+    const inner = config.kernelFunc;
+    tf.unregisterKernel(config.kernelName, backend);
+    tf.registerKernel({
+      ...config,
+      kernelFunc: (a) => {
+        const t0 = performance.now();
+        const out = inner(a);
+        const outSize = (Array.isArray(out) ? out[0] : out)?.shape.reduce((x: number, y: number) => x * y, 1) ?? 0;
+        const key = bySize ? `${config.kernelName} ${outSize >= 1 << 18 ? ">=256K" : outSize >= 1 << 14 ? "16K-256K" : "<16K"}` : config.kernelName;
+        const entry = kernelMs.get(key) ?? { ms: 0, calls: 0 };
+        entry.ms += performance.now() - t0;
+        entry.calls++;
+        kernelMs.set(key, entry);
+        return out;
+      },
+    });
+  }
+}
+
+const step = row === "train" ? resnetTrainStep(size, batch) : resnetInferStep(size, batch);
+const times = await timeSteps(step, 1, steps);
+const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+console.log(JSON.stringify({ backend, row, size, batch, steps, seconds: times.map((t) => +t.toFixed(3)), images_per_s: +(batch / median).toFixed(3),
+  rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20) }));
+if (profile) {
+  const total = [...kernelMs.values()].reduce((a, b) => a + b.ms, 0);
+  const rows = [...kernelMs.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25);
+  console.log(`kernel time over ${steps + 1} steps: ${(total / 1000).toFixed(2)} s`);
+  for (const [name, { ms, calls }] of rows) console.log(`${name.padEnd(28)} ${(ms / 1000).toFixed(3).padStart(8)} s ${String(calls).padStart(6)} calls ${((100 * ms) / total).toFixed(1).padStart(5)} %`);
+}

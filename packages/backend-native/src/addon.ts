@@ -1,0 +1,70 @@
+import { createRequire } from "node:module";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+
+/** How a user builds the addon; repeated in every "not available" message. */
+export const BUILD_HINT = "run `pnpm --filter @ft/backend-native build:native` (needs g++ and `apt-get install libdnnl-dev`)";
+
+/**
+ * The functions of the compiled addon (native/*.cc). Every function checks the lengths of its
+ * typed arrays against the shapes it is given and throws an Error on a mismatch.
+ * Activations are NHWC, filters HWIO; outputs are written into caller-allocated arrays.
+ */
+export interface NativeAddon {
+  info(): { onednn: string; threads: number; cpuIsa: number };
+  /** geometry: [strideH, strideW, dilationH, dilationW, padTop, padBottom, padLeft, padRight, outH, outW]. */
+  conv2d(x: Float32Array, xShape: number[], filterShape: number[], geometry: number[], filter: Float32Array,
+    bias: Float32Array | null, y: Float32Array, relu: boolean, weightsId: number): void;
+  conv2dBackpropInput(dy: Float32Array, xShape: number[], filterShape: number[], geometry: number[], filter: Float32Array,
+    dx: Float32Array, weightsId: number): void;
+  conv2dBackpropFilter(x: Float32Array, xShape: number[], filterShape: number[], geometry: number[], dy: Float32Array,
+    dw: Float32Array): void;
+  clearConvCaches(): void;
+  convCacheSize(): number;
+  /** Shapes are [batch, rows, cols]; a batch of 1 broadcasts. bias has the output's last dimension. */
+  batchMatMul(a: Float32Array, aShape: number[], b: Float32Array, bShape: number[], transposeA: boolean, transposeB: boolean,
+    out: Float32Array, bias: Float32Array | null, relu: boolean): void;
+  /** geometry: [filterH, filterW, strideH, strideW, padTop, padLeft, outH, outW]. */
+  maxPool(x: Float32Array, xShape: number[], geometry: number[], y: Float32Array): void;
+  avgPool(x: Float32Array, xShape: number[], geometry: number[], y: Float32Array): void;
+  maxPoolGrad(dy: Float32Array, xShape: number[], geometry: number[], x: Float32Array, dx: Float32Array): void;
+  avgPoolGrad(dy: Float32Array, xShape: number[], geometry: number[], dx: Float32Array): void;
+  batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null,
+    epsilon: number, out: Float32Array): void;
+  /** op: 0 Add, 1 Sub, 2 Mul, 3 Div, 4 Max, 5 Min, 6 SquaredDifference; shapes of equal rank broadcasting to outShape. */
+  binary(op: number, a: Float32Array, aShape: number[], b: Float32Array, bShape: number[], out: Float32Array, outShape: number[]): void;
+  /** op: 0 Relu, 1 Step (alpha below 0), 2 Square, 3 Neg, 4 Sqrt, 5 Rsqrt, 6 Exp, 7 Log, 8 Abs, 9 Relu6. */
+  unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
+  /** out[o, i] = sum (or mean) over r of x[o, r, i], shape [outer, length, inner]. */
+  reduce(x: Float32Array, shape: number[], out: Float32Array, mean: boolean): void;
+  tile(x: Float32Array, xShape: number[], reps: number[], out: Float32Array): void;
+}
+
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
+/** Where `node-gyp rebuild` puts the addon (the same from src/ and dist/). */
+export const ADDON_PATH = join(packageRoot, "build", "Release", "ft_native.node");
+
+let cached: NativeAddon | undefined;
+
+/**
+ * Loads the compiled addon, or throws an Error whose first line says why it is unavailable and how
+ * to get it (not built, oneDNN's shared library missing, or built for another Node ABI).
+ */
+export function loadNativeAddon(): NativeAddon {
+  if (cached) return cached;
+  if (!existsSync(ADDON_PATH)) throw new Error(`the native addon is not built: ${BUILD_HINT}`);
+  try {
+    cached = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (/libdnnl/.test(message)) {
+      throw new Error(`oneDNN's shared library (libdnnl.so.2) is missing: apt-get install libdnnl2 (or libdnnl-dev) (${message.split("\n")[0]})`);
+    }
+    if (/NODE_MODULE_VERSION|was compiled against a different Node/.test(message)) {
+      throw new Error(`the native addon was built for another Node.js version: ${BUILD_HINT}`);
+    }
+    throw new Error(`the native addon failed to load (${message.split("\n")[0]}): ${BUILD_HINT}`);
+  }
+  return cached;
+}

@@ -1,0 +1,51 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import { loadNativeAddon, type NativeAddon } from "./addon.js";
+import { batchNormKernels } from "./kernels/batchnorm.js";
+import { conv2dKernels } from "./kernels/conv.js";
+import { elementwiseKernels } from "./kernels/elementwise.js";
+import { matMulKernels } from "./kernels/matmul.js";
+import { poolKernels } from "./kernels/pool.js";
+import { NATIVE_BACKEND, type KernelContext } from "./kernels/util.js";
+
+/** Kernels the addon runs; every other kernel of `ft-native` is the cpu backend's. */
+export function nativeKernelConfigs(addon: NativeAddon): tf.KernelConfig[] {
+  const ctx: KernelContext = {
+    addon,
+    fallback(kernelName) {
+      const config = tf.getKernel(kernelName, "cpu");
+      if (!config) throw new Error(`the cpu backend has no ${kernelName} kernel to fall back to`);
+      return config.kernelFunc;
+    },
+  };
+  return [...conv2dKernels(ctx), ...matMulKernels(ctx), ...poolKernels(ctx), ...batchNormKernels(ctx), ...elementwiseKernels(ctx)].map((c) => ({
+    ...c,
+    backendName: NATIVE_BACKEND,
+  }));
+}
+
+let registered = false;
+
+/**
+ * Registers the `ft-native` tfjs backend: the cpu backend's storage and kernels, with the kernels
+ * above replaced by the addon's. Throws (see `loadNativeAddon`) when the addon cannot be loaded.
+ * Idempotent. Does not make it the active backend: call `tf.setBackend("ft-native")`.
+ */
+export function registerNativeBackend(): NativeAddon {
+  const addon = loadNativeAddon();
+  if (registered) return addon;
+  tf.registerBackend(NATIVE_BACKEND, () => new MathBackendCPU(), 3);
+  const native = nativeKernelConfigs(addon);
+  const overridden = new Set(native.map((c) => c.kernelName));
+  for (const config of tf.getKernelsForBackend("cpu")) {
+    if (!overridden.has(config.kernelName)) tf.registerKernel({ ...config, backendName: NATIVE_BACKEND });
+  }
+  for (const config of native) tf.registerKernel(config);
+  registered = true;
+  return addon;
+}
+
+/** Kernel names the addon runs natively on `ft-native`. */
+export function nativeKernelNames(): string[] {
+  return nativeKernelConfigs({} as NativeAddon).map((c) => c.kernelName);
+}

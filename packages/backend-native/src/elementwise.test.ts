@@ -1,0 +1,91 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { loadNativeAddon, type NativeAddon } from "./addon.js";
+import { nativeUnavailable, random, relativeError, runKernelOn, skipReason, type Inputs } from "./test-utils/compare.js";
+
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Runs the kernel on both backends; checks agreement and how often the addon function ran. */
+function compare(kernelName: string, inputs: Inputs, attrs: object, addonFn: keyof NativeAddon, expectedCalls = 1, tolerance = 1e-6) {
+  const cpu = runKernelOn("cpu", kernelName, inputs, attrs);
+  const spy = vi.spyOn(loadNativeAddon(), addonFn);
+  const native = runKernelOn("ft-native", kernelName, inputs, attrs);
+  const calls = spy.mock.calls.length;
+  spy.mockRestore();
+  expect(calls, `${kernelName} native calls`).toBe(expectedCalls);
+  expect(native.shape).toEqual(cpu.shape);
+  expect(relativeError(native.values, cpu.values), kernelName).toBeLessThan(tolerance);
+}
+
+describe.skipIf(nativeUnavailable)(`ft-native elementwise kernels match the cpu backend${skipReason}`, () => {
+  afterEach(() => void tf.setBackend("cpu"));
+
+  const shapes: Array<[string, number[], number[]]> = [
+    ["same shape", [2, 3, 4, 5], [2, 3, 4, 5]],
+    ["channel vector", [2, 3, 4, 5], [5]],
+    ["[N,1,1,C]", [2, 3, 4, 5], [2, 1, 1, 5]],
+    ["middle axis", [2, 3, 4, 5], [1, 3, 1, 1]],
+    ["scalar right", [2, 3, 4, 5], []],
+    ["scalar left", [], [3, 4]],
+    ["vector left", [5], [2, 3, 4, 5]],
+    ["both broadcast", [2, 1, 5], [1, 4, 1]],
+    ["large, split between threads", [4, 32, 32, 80], [80]],
+  ];
+  for (const kernelName of ["Add", "Sub", "Multiply", "RealDiv", "Maximum", "Minimum", "SquaredDifference"]) {
+    it.each(shapes)(`${kernelName}: %s`, (_, a, b) => {
+      compare(kernelName, { a: [random(size(a)), a], b: [random(size(b)).map((v) => v + 2), b] }, {}, "binary");
+    });
+  }
+
+  it("binary ops on int32 fall back to the cpu kernel", () => {
+    tf.setBackend("ft-native");
+    const spy = vi.spyOn(loadNativeAddon(), "binary");
+    expect(Array.from(tf.add(tf.tensor1d([1, 2], "int32"), tf.tensor1d([3, 4], "int32")).dataSync())).toEqual([4, 6]);
+    expect(spy).not.toHaveBeenCalled();
+    spy.mockRestore();
+  });
+
+  it.each(["Relu", "Step", "Square", "Neg", "Sqrt", "Rsqrt", "Exp", "Log", "Abs", "Relu6"])("%s", (kernelName) => {
+    const positive = ["Sqrt", "Rsqrt", "Log"].includes(kernelName);
+    const x = random(2 * 3 * 4 * 5).map((v) => (positive ? v + 1.5 : v * 8));
+    if (!positive) x[3] = 0; // Step/Relu at exactly 0
+    compare(kernelName, { x: [x, [2, 3, 4, 5]] }, kernelName === "Step" ? { alpha: 0.25 } : {}, "unary", 1, 1e-6);
+  });
+
+  const reductions: Array<[string, number[], number | number[] | null, boolean]> = [
+    ["over N,H,W (BatchNorm moments)", [3, 4, 5, 6], [0, 1, 2], false],
+    ["over H,W (global pooling)", [3, 4, 5, 6], [1, 2], true],
+    ["last axis", [3, 4, 5, 6], -1, false],
+    ["first axis", [7, 6], 0, true],
+    ["everything", [3, 4, 5], null, false],
+    ["large over N,H,W, split between threads", [8, 32, 32, 40], [0, 1, 2], false],
+  ];
+  for (const kernelName of ["Sum", "Mean"]) {
+    it.each(reductions)(`${kernelName} %s`, (_, shape, axis, keepDims) => {
+      compare(kernelName, { x: [random(size(shape)), shape] }, { axis, keepDims }, "reduce", 1, 1e-5);
+    });
+  }
+
+  it("Sum over non-adjacent axes falls back to the cpu kernel (and still agrees)", () => {
+    compare("Sum", { x: [random(60), [3, 4, 5]] }, { axis: [0, 2], keepDims: false }, "reduce", 0);
+  });
+
+  it.each([
+    [[1, 1, 1, 6], [2, 3, 4, 1]],
+    [[2, 3], [3, 2]],
+    [[2, 1, 3], [1, 4, 2]],
+  ])("Tile %j by %j", (shape, reps) => {
+    compare("Tile", { x: [random(size(shape)), shape] }, { reps }, "tile");
+  });
+
+  it("bad elementwise calls throw", () => {
+    const a = loadNativeAddon();
+    const f = (n: number) => new Float32Array(n);
+    expect(() => a.binary(2, f(6), [2, 3], f(3), [1, 3], f(5), [2, 3])).toThrow(/out has 5/);
+    expect(() => a.binary(2, f(6), [2, 3], f(2), [1, 2], f(6), [2, 3])).toThrow(/do not broadcast/);
+    expect(() => a.binary(9, f(6), [2, 3], f(6), [2, 3], f(6), [2, 3])).toThrow(/op/);
+    expect(() => a.unary(0, f(6), f(7), 0)).toThrow(/out has 7/);
+    expect(() => a.reduce(f(24), [2, 3, 4], f(7), false)).toThrow(/out has 7/);
+    expect(() => a.tile(f(6), [2, 3], [2, 2], f(23))).toThrow(/out has 23/);
+  });
+});

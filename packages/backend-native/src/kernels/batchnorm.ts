@@ -1,0 +1,23 @@
+import * as tf from "@tensorflow/tfjs-core";
+import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import { f32, type KernelContext } from "./util.js";
+
+/** FusedBatchNorm: (x - mean) * scale / sqrt(variance + epsilon) + offset, parameters broadcast like the cpu kernel. */
+export function batchNormKernels(ctx: KernelContext): tf.KernelConfig[] {
+  const fallback = ctx.fallback("FusedBatchNorm");
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const backend = args.backend as MathBackendCPU;
+    const { x, mean, variance, offset, scale } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const eps = (args.attrs as { varianceEpsilon?: number }).varianceEpsilon ?? 0.001; // the cpu kernel's default
+    const xv = f32(backend, x!), mv = f32(backend, mean!), vv = f32(backend, variance!);
+    const ov = offset ? f32(backend, offset) : null, sv = scale ? f32(backend, scale) : null;
+    if (!xv || !mv || !vv || ov === undefined || sv === undefined || xv.length === 0 || mv.length === 0 || vv.length === 0 ||
+      ov?.length === 0 || sv?.length === 0) {
+      return fallback(args);
+    }
+    const out = new Float32Array(xv.length);
+    ctx.addon.batchNorm(xv, mv, vv, ov, sv, eps, out);
+    return backend.makeTensorInfo(x!.shape, "float32", out);
+  };
+  return [{ kernelName: "FusedBatchNorm", backendName: "", kernelFunc }];
+}

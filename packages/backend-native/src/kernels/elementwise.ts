@@ -1,0 +1,94 @@
+import * as tf from "@tensorflow/tfjs-core";
+import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import { f32, sizeOf, type KernelContext } from "./util.js";
+
+const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6 };
+const UNARY_OPS: Record<string, number> = { Relu: 0, Step: 1, Square: 2, Neg: 3, Sqrt: 4, Rsqrt: 5, Exp: 6, Log: 7, Abs: 8, Relu6: 9 };
+const MAX_RANK = 8;
+
+function padShape(shape: number[], rank: number): number[] {
+  return [...Array<number>(rank - shape.length).fill(1), ...shape];
+}
+
+/**
+ * Broadcasting float32 binary ops, float32 unary ops, Sum/Mean over a contiguous block of axes
+ * (N,H,W of an NHWC tensor, or H,W, or the last axes) and Tile. Other dtypes, empty tensors and
+ * non-contiguous reductions fall back to the cpu kernels.
+ */
+export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
+  const { addon } = ctx;
+  const configs: tf.KernelConfig[] = [];
+
+  for (const [kernelName, op] of Object.entries(BINARY_OPS)) {
+    const fallback = ctx.fallback(kernelName);
+    configs.push({
+      kernelName, backendName: "", kernelFunc: (args) => {
+        const backend = args.backend as MathBackendCPU;
+        const { a, b } = args.inputs as Record<string, tf.TensorInfo>;
+        const av = f32(backend, a!), bv = f32(backend, b!);
+        if (!av || !bv || av.length === 0 || bv.length === 0) return fallback(args);
+        const outShape = tf.backend_util.assertAndGetBroadcastShape(a!.shape, b!.shape);
+        const rank = Math.max(outShape.length, 1);
+        if (rank > MAX_RANK) return fallback(args);
+        const os = padShape(outShape, rank);
+        const out = new Float32Array(sizeOf(os));
+        addon.binary(op, av, padShape(a!.shape, rank), bv, padShape(b!.shape, rank), out, os);
+        return backend.makeTensorInfo(outShape, "float32", out);
+      },
+    });
+  }
+
+  for (const [kernelName, op] of Object.entries(UNARY_OPS)) {
+    const fallback = ctx.fallback(kernelName);
+    configs.push({
+      kernelName, backendName: "", kernelFunc: (args) => {
+        const backend = args.backend as MathBackendCPU;
+        const x = args.inputs.x as tf.TensorInfo;
+        const xv = f32(backend, x);
+        if (!xv) return fallback(args);
+        const out = new Float32Array(xv.length);
+        addon.unary(op, xv, out, kernelName === "Step" ? ((args.attrs as { alpha?: number }).alpha ?? 0) : 0);
+        return backend.makeTensorInfo(x.shape, "float32", out);
+      },
+    });
+  }
+
+  for (const kernelName of ["Sum", "Mean"]) {
+    const fallback = ctx.fallback(kernelName);
+    configs.push({
+      kernelName, backendName: "", kernelFunc: (args) => {
+        const backend = args.backend as MathBackendCPU;
+        const x = args.inputs.x as tf.TensorInfo;
+        const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
+        const xv = f32(backend, x);
+        if (!xv || xv.length === 0) return fallback(args);
+        const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
+        if (axes.length === 0 || axes.some((v, i) => i > 0 && v !== axes[i - 1]! + 1)) return fallback(args);
+        const first = axes[0]!, last = axes[axes.length - 1]!;
+        const outer = sizeOf(x.shape.slice(0, first)), length = sizeOf(x.shape.slice(first, last + 1)), inner = sizeOf(x.shape.slice(last + 1));
+        const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+        const out = new Float32Array(outer * inner);
+        addon.reduce(xv, [outer, length, inner], out, kernelName === "Mean");
+        return backend.makeTensorInfo(outShape, "float32", out);
+      },
+    });
+  }
+
+  const tileFallback = ctx.fallback("Tile");
+  configs.push({
+    kernelName: "Tile", backendName: "", kernelFunc: (args) => {
+      const backend = args.backend as MathBackendCPU;
+      const x = args.inputs.x as tf.TensorInfo;
+      const { reps } = args.attrs as { reps: number[] };
+      const xv = f32(backend, x);
+      if (!xv || xv.length === 0 || x.shape.length < 1 || x.shape.length > MAX_RANK || reps.length !== x.shape.length || reps.some((r) => r < 1)) {
+        return tileFallback(args);
+      }
+      const outShape = x.shape.map((d, i) => d * reps[i]!);
+      const out = new Float32Array(sizeOf(outShape));
+      addon.tile(xv, x.shape, reps, out);
+      return backend.makeTensorInfo(outShape, "float32", out);
+    },
+  });
+  return configs;
+}

@@ -1,0 +1,70 @@
+import * as tf from "@tensorflow/tfjs-core";
+import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import { f32, sizeOf, type KernelContext } from "./util.js";
+
+type PoolAttrs = {
+  filterSize: [number, number] | number; strides: [number, number] | number;
+  pad: "same" | "valid" | number | tf.backend_util.ExplicitPadding; dimRoundingMode?: "floor" | "round" | "ceil";
+};
+
+/** The addon's pool geometry, or undefined for what it does not cover (dilation, empty tensors). */
+function poolGeometry(xShape: number[], attrs: PoolAttrs): { info: tf.backend_util.Conv2DInfo; geometry: number[] } | undefined {
+  if (xShape.length !== 4) return undefined;
+  const info = tf.backend_util.computePool2DInfo(xShape as [number, number, number, number], attrs.filterSize, attrs.strides, 1,
+    attrs.pad, attrs.dimRoundingMode);
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return undefined;
+  if ([...info.inShape, ...info.outShape].some((d) => !(d >= 1))) return undefined;
+  const p = info.padInfo;
+  if (p.top < 0 || p.left < 0) return undefined;
+  return { info, geometry: [info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, p.top, p.left, info.outHeight, info.outWidth] };
+}
+
+/** MaxPool, AvgPool, MaxPoolGrad, AvgPoolGrad (NHWC), matching the cpu kernels' tie and border rules. */
+export function poolKernels(ctx: KernelContext): tf.KernelConfig[] {
+  const { addon } = ctx;
+  const forward = (kernelName: "MaxPool" | "AvgPool"): tf.KernelFunc => {
+    const fallback = ctx.fallback(kernelName);
+    return (args) => {
+      const backend = args.backend as MathBackendCPU;
+      const x = args.inputs.x as tf.TensorInfo;
+      const g = poolGeometry(x.shape, args.attrs as unknown as PoolAttrs);
+      const xv = f32(backend, x);
+      if (!g || !xv) return fallback(args);
+      const y = new Float32Array(sizeOf(g.info.outShape));
+      (kernelName === "MaxPool" ? addon.maxPool : addon.avgPool)(xv, g.info.inShape, g.geometry, y);
+      return backend.makeTensorInfo(g.info.outShape, "float32", y);
+    };
+  };
+  const maxPoolGrad = (): tf.KernelFunc => {
+    const fallback = ctx.fallback("MaxPoolGrad");
+    return (args) => {
+      const backend = args.backend as MathBackendCPU;
+      const { dy, input } = args.inputs as Record<string, tf.TensorInfo>;
+      const g = poolGeometry(input!.shape, args.attrs as unknown as PoolAttrs);
+      const dyv = f32(backend, dy!), xv = f32(backend, input!);
+      if (!g || !dyv || !xv || !tf.util.arraysEqual(dy!.shape, g.info.outShape)) return fallback(args);
+      const dx = new Float32Array(xv.length);
+      addon.maxPoolGrad(dyv, g.info.inShape, g.geometry, xv, dx);
+      return backend.makeTensorInfo(input!.shape, "float32", dx);
+    };
+  };
+  const avgPoolGrad = (): tf.KernelFunc => {
+    const fallback = ctx.fallback("AvgPoolGrad");
+    return (args) => {
+      const backend = args.backend as MathBackendCPU;
+      const { dy, input } = args.inputs as Record<string, tf.TensorInfo>;
+      const g = poolGeometry(input!.shape, args.attrs as unknown as PoolAttrs);
+      const dyv = f32(backend, dy!);
+      if (!g || !dyv || !tf.util.arraysEqual(dy!.shape, g.info.outShape)) return fallback(args);
+      const dx = new Float32Array(sizeOf(input!.shape));
+      addon.avgPoolGrad(dyv, g.info.inShape, g.geometry, dx);
+      return backend.makeTensorInfo(input!.shape, "float32", dx);
+    };
+  };
+  return [
+    { kernelName: "MaxPool", backendName: "", kernelFunc: forward("MaxPool") },
+    { kernelName: "AvgPool", backendName: "", kernelFunc: forward("AvgPool") },
+    { kernelName: "MaxPoolGrad", backendName: "", kernelFunc: maxPoolGrad() },
+    { kernelName: "AvgPoolGrad", backendName: "", kernelFunc: avgPoolGrad() },
+  ];
+}

@@ -1,0 +1,48 @@
+import * as tf from "@tensorflow/tfjs-core";
+import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import type { NativeAddon } from "../addon.js";
+
+/** Name of the tfjs backend this package registers. */
+export const NATIVE_BACKEND = "ft-native";
+
+/** Everything a native kernel needs: the addon and the cpu kernel it falls back to. */
+export interface KernelContext {
+  addon: NativeAddon;
+  /** The pure-JS kernel of the same name (cpu backend), for cases the addon does not cover. */
+  fallback(kernelName: string): tf.KernelFunc;
+}
+
+/**
+ * The float32 values of a tensor on the ft-native backend, zero-copy (the cpu backend's own array),
+ * or undefined when it is not a float32 array (the caller then falls back to the cpu kernel).
+ */
+export function f32(backend: MathBackendCPU, t: tf.TensorInfo): Float32Array | undefined {
+  if (t.dtype !== "float32") return undefined;
+  const values = backend.data.get(t.dataId).values;
+  return values instanceof Float32Array ? values : undefined;
+}
+
+export function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+const weightIds = new WeakMap<object, number>();
+let nextWeightId = 1;
+
+/**
+ * A number naming a tensor's data for the addon's filter cache: tfjs never changes the values
+ * behind a dataId, so the same id means the reordered filter from the last call is still valid.
+ */
+export function weightsId(t: tf.TensorInfo): number {
+  let id = weightIds.get(t.dataId);
+  if (id === undefined) {
+    id = nextWeightId++;
+    weightIds.set(t.dataId, id);
+  }
+  return id;
+}
+
+/** True when `bias` broadcasts as a vector along the last axis of length `channels` (shape [C], [1,C], [1,1,1,C]...). */
+export function isChannelVector(bias: tf.TensorInfo, channels: number): boolean {
+  return bias.shape.length >= 1 && bias.shape[bias.shape.length - 1] === channels && sizeOf(bias.shape) === channels;
+}
