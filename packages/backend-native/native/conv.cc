@@ -2,6 +2,7 @@
 // filter) on oneDNN. Tensors are TensorFlow.js layouts: activations NHWC, filters HWIO. Primitives
 // are cached by geometry; each cache entry also owns the reordered (blocked) filter buffer, reused
 // between calls, and skips the filter reorder when the caller passes the same non-zero weights id.
+#include <cstdlib>
 #include <map>
 #include <memory>
 
@@ -13,6 +14,14 @@ namespace {
 using dnnl::memory;
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
+
+bool plainWeights() {
+  static bool plain = [] {
+    const char* v = std::getenv("FT_NATIVE_WEIGHTS");
+    return v && std::string(v) == "plain";
+  }();
+  return plain;
+}
 
 /** Checked convolution geometry shared by the three directions. */
 struct ConvGeometry {
@@ -28,7 +37,7 @@ struct ConvGeometry {
   memory::desc xDesc() const { return memory::desc({n, c, h, w}, dt::f32, tag::nhwc); }
   memory::desc yDesc() const { return memory::desc({n, oc, oh, ow}, dt::f32, tag::nhwc); }
   memory::desc wUserDesc() const { return memory::desc({oc, c, kh, kw}, dt::f32, tag::hwio); }
-  memory::desc wAnyDesc() const { return memory::desc({oc, c, kh, kw}, dt::f32, tag::any); }
+  memory::desc wAnyDesc() const { return memory::desc({oc, c, kh, kw}, dt::f32, plainWeights() ? tag::hwio : tag::any); }
   memory::dims strides() const { return {sh, sw}; }
   memory::dims dilates() const { return {dh - 1, dw - 1}; }
   memory::dims padL() const { return {pt, pl}; }
