@@ -113,7 +113,7 @@ function lineChart(title: string, history: EpochLog[], series: Series[]): string
   const py = (v: number) => m.t + (1 - (v - lo) / (hi - lo)) * (H - m.t - m.b);
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => lo + f * (hi - lo));
   const grid = ticks
-    .map((v) => `<line x1="${m.l}" x2="${W - m.r}" y1="${py(v).toFixed(1)}" y2="${py(v).toFixed(1)}" stroke="#eee"/><text x="${m.l - 4}" y="${(py(v) + 4).toFixed(1)}" text-anchor="end">${tick(v)}</text>`)
+    .map((v) => `<line x1="${m.l}" x2="${W - m.r}" y1="${py(v).toFixed(1)}" y2="${py(v).toFixed(1)}" stroke="#eee"/><text x="${m.l - 4}" y="${(py(v) + 4).toFixed(1)}" text-anchor="end">${tick(v, (hi - lo) / 4)}</text>`)
     .join("");
   const xTicks = [...new Set([x0, Math.round((x0 + x1) / 2), x1])]
     .map((e) => `<text x="${px(e).toFixed(1)}" y="${H - m.b + 14}" text-anchor="middle">${e}</text>`)
@@ -134,9 +134,12 @@ function lineChart(title: string, history: EpochLog[], series: Series[]): string
 ${xTicks}<text x="${(W + m.l) / 2}" y="${H - m.b + 28}" text-anchor="middle">epoch</text>${lines}</svg>`;
 }
 
-function tick(v: number): string {
+/** A tick label with enough significant digits that ticks `step` apart read differently (lr 9.999e-4 vs 1.000e-3). */
+function tick(v: number, step: number): string {
   const a = Math.abs(v);
-  return a !== 0 && (a < 1e-2 || a >= 1e4) ? v.toExponential(1) : v.toFixed(a < 1 ? 3 : 2);
+  const digits = Math.min(8, Math.max(2, Math.ceil(Math.log10(Math.max(a, step) / step)) + 1));
+  if (a !== 0 && (a < 1e-2 || a >= 1e4)) return v.toExponential(digits - 1);
+  return Number(v.toPrecision(Math.max(digits, a >= 1 ? Math.ceil(Math.log10(a + 1)) + 2 : 3))).toString();
 }
 
 function confusionMatrix(matrix: number[][], classes: string[]): string {
