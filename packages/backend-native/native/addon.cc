@@ -19,6 +19,15 @@ dnnl::stream& cpuStream() {
   return stream;
 }
 
+int loopThreads() {
+  static int threads = [] {
+    const char* v = std::getenv("FT_NATIVE_LOOP_THREADS");
+    int n = v ? std::atoi(v) : 1;
+    return n >= 1 ? n : 1;
+  }();
+  return threads;
+}
+
 namespace {
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
@@ -27,6 +36,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   const dnnl_version_t* v = dnnl_version();
   out.Set("onednn", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
   out.Set("threads", omp_get_max_threads());
+  out.Set("loopThreads", loopThreads());
   out.Set("cpuIsa", static_cast<double>(static_cast<int>(dnnl::get_effective_cpu_isa())));
   return out;
 }

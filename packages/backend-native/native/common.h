@@ -19,6 +19,14 @@ using Dims = std::vector<int64_t>;
 dnnl::engine& cpuEngine();
 dnnl::stream& cpuStream();
 
+/**
+ * Threads for the memory-bound loops (elementwise, reductions, pooling, BatchNorm): 1 unless
+ * FT_NATIVE_LOOP_THREADS says otherwise. One core already streams ~40 GB/s here, and on a loaded
+ * machine an OpenMP barrier between two threads cost up to 6x the loop itself. oneDNN's
+ * convolutions and GEMM always use every OpenMP thread.
+ */
+int loopThreads();
+
 /** A Float32Array argument: pointer and element count. */
 struct F32 {
   float* data = nullptr;

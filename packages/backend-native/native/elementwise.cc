@@ -13,9 +13,11 @@
 namespace ft {
 namespace {
 
-// Memory-bound loops split between threads only above this many elements: waking the other
-// OpenMP thread costs more than it saves on small tensors (and far more on a loaded machine).
+// Memory-bound loops split between threads (when loopThreads() > 1) only above this many elements:
+// waking another OpenMP thread costs more than it saves on small tensors.
 constexpr int64_t kParallelElements = 1 << 18;
+
+bool parallel(int64_t elements) { return loopThreads() > 1 && elements > kParallelElements; }
 
 enum class BinaryOp { Add = 0, Sub, Mul, Div, Max, Min, SquaredDifference };
 
@@ -105,13 +107,13 @@ void runBinary(const Broadcast& p, const float* a, const float* b, float* out) {
   if (rows == 1) {
     // One long row: split it between threads.
     const int64_t chunk = 1 << 14;
-#pragma omp parallel for schedule(static) if (inner > kParallelElements)
+#pragma omp parallel for schedule(static) if (parallel(inner)) num_threads(loopThreads())
     for (int64_t s = 0; s < inner; s += chunk) {
       runRow<Op>(a + s * sa, sa, b + s * sb, sb, out + s, std::min(chunk, inner - s));
     }
     return;
   }
-#pragma omp parallel for schedule(static) if (p.total > kParallelElements)
+#pragma omp parallel for schedule(static) if (parallel(p.total)) num_threads(loopThreads())
   for (int64_t row = 0; row < rows; row++) {
     int64_t offA = 0, offB = 0, rest = row;
     for (size_t k = r - 1; k-- > 0;) {
@@ -160,7 +162,7 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   float* out = f32Arg(info, 2, "out", n).data;
   const float alpha = info[3].As<Napi::Number>().FloatValue();
 #define FT_UNARY(EXPR)                                              \
-  _Pragma("omp parallel for schedule(static) if (n > kParallelElements)")      \
+  _Pragma("omp parallel for schedule(static) if (parallel(n)) num_threads(loopThreads())")      \
   for (int64_t i = 0; i < n; i++) {                                 \
     const float v = x[i];                                           \
     out[i] = (EXPR);                                                \
@@ -195,7 +197,7 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
     return mean ? f / static_cast<float>(length) : f;
   };
   if (inner == 1) {
-#pragma omp parallel for schedule(static) if (outer * length > kParallelElements)
+#pragma omp parallel for schedule(static) if (parallel(outer * length)) num_threads(loopThreads())
     for (int64_t o = 0; o < outer; o++) {
       double acc = 0;
       const float* p = x + o * length;
@@ -204,7 +206,7 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
     }
     return env.Undefined();
   }
-  const int threads = (outer * length * inner > kParallelElements) ? omp_get_max_threads() : 1;
+  const int threads = parallel(outer * length * inner) ? loopThreads() : 1;
   if (outer >= threads) {
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t o = 0; o < outer; o++) {
@@ -251,7 +253,7 @@ Napi::Value Tile(const Napi::CallbackInfo& info) {
   const float* x = f32Arg(info, 0, "x", product(env, xs, "x")).data;
   float* out = f32Arg(info, 3, "out", product(env, os, "out")).data;
   const int64_t inner = xs[rank - 1], rows = product(env, os, "out") / os[rank - 1];
-#pragma omp parallel for schedule(static) if (rows * inner > kParallelElements)
+#pragma omp parallel for schedule(static) if (parallel(rows * inner)) num_threads(loopThreads())
   for (int64_t row = 0; row < rows; row++) {
     int64_t off = 0, stride = inner, rest = row;
     for (uint32_t k = rank - 1; k-- > 0;) {

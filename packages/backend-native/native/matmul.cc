@@ -36,7 +36,7 @@ Napi::Value BatchMatMul(const Napi::CallbackInfo& info) {
     const int64_t rows = batch * m;
     float* o = out.data;
     const float* bv = bias.data;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(loopThreads())
     for (int64_t r = 0; r < rows; r++) {
       float* row = o + r * n;
       for (int64_t j = 0; j < n; j++) {

@@ -38,7 +38,7 @@ Napi::Value Pool(const Napi::CallbackInfo& info) {
   const float* x = f32Arg(info, 0, "x", g.xSize()).data;
   float* y = f32Arg(info, 3, "y", g.ySize()).data;
   const int64_t C = g.c;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) num_threads(loopThreads())
   for (int64_t b = 0; b < g.n; b++) {
     for (int64_t yr = 0; yr < g.oh; yr++) {
       const int64_t r0 = yr * g.sh - g.pt, rMin = std::max<int64_t>(0, r0), rMax = std::min(g.h, r0 + g.kh);
@@ -80,7 +80,7 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   float* dx = f32Arg(info, 4, "dx", g.xSize()).data;
   const int64_t C = g.c, blocks = (C + kChannelBlock - 1) / kChannelBlock;
   std::fill(dx, dx + g.xSize(), 0.f);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) num_threads(loopThreads())
   for (int64_t b = 0; b < g.n; b++) {
     for (int64_t blk = 0; blk < blocks; blk++) {
       const int64_t d0 = blk * kChannelBlock, dn = std::min(kChannelBlock, C - d0);
@@ -125,7 +125,7 @@ Napi::Value AvgPoolGrad(const Napi::CallbackInfo& info) {
   const int64_t C = g.c;
   const float scale = 1.f / static_cast<float>(g.kh * g.kw);
   std::fill(dx, dx + g.xSize(), 0.f);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(loopThreads())
   for (int64_t b = 0; b < g.n; b++) {
     for (int64_t yr = 0; yr < g.oh; yr++) {
       const int64_t r0 = yr * g.sh - g.pt, rMin = std::max<int64_t>(0, r0), rMax = std::min(g.h, r0 + g.kh);
@@ -142,7 +142,7 @@ Napi::Value AvgPoolGrad(const Napi::CallbackInfo& info) {
     }
   }
   float* end = dx + g.xSize();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(loopThreads())
   for (float* p = dx; p < end; p++) *p *= scale;
   return info.Env().Undefined();
 }
@@ -181,14 +181,14 @@ Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
     }
     const int64_t rows = xn / L;
     const float *m = mul.data(), *a = add.data(), *mu = mean.data;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(loopThreads())
     for (int64_t r = 0; r < rows; r++) {
       const float* xi = x.data + r * L;
       float* o = out.data + r * L;
       for (int64_t j = 0; j < L; j++) o[j] = (xi[j] - mu[j]) * m[j] + a[j];
     }
   } else {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(loopThreads())
     for (int64_t i = 0; i < xn; i++) {
       float s = sc.data ? sc.data[i % sc.length] : 1.f;
       float o = off.data ? off.data[i % off.length] : 0.f;

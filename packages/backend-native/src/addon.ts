@@ -12,7 +12,7 @@ export const BUILD_HINT = "run `pnpm --filter @ft/backend-native build:native` (
  * Activations are NHWC, filters HWIO; outputs are written into caller-allocated arrays.
  */
 export interface NativeAddon {
-  info(): { onednn: string; threads: number; cpuIsa: number };
+  info(): { onednn: string; threads: number; loopThreads: number; cpuIsa: number };
   /** geometry: [strideH, strideW, dilationH, dilationW, padTop, padBottom, padLeft, padRight, outH, outW]. */
   conv2d(x: Float32Array, xShape: number[], filterShape: number[], geometry: number[], filter: Float32Array,
     bias: Float32Array | null, y: Float32Array, relu: boolean, weightsId: number): void;

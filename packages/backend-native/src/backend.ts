@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { loadNativeAddon, type NativeAddon } from "./addon.js";
+import { NativeBackendCPU } from "./native-backend.js";
 import { batchNormKernels } from "./kernels/batchnorm.js";
 import { conv2dKernels } from "./kernels/conv.js";
 import { elementwiseKernels } from "./kernels/elementwise.js";
@@ -34,7 +34,7 @@ let registered = false;
 export function registerNativeBackend(): NativeAddon {
   const addon = loadNativeAddon();
   if (registered) return addon;
-  tf.registerBackend(NATIVE_BACKEND, () => new MathBackendCPU(), 3);
+  tf.registerBackend(NATIVE_BACKEND, () => new NativeBackendCPU(), 3);
   const native = nativeKernelConfigs(addon);
   const overridden = new Set(native.map((c) => c.kernelName));
   for (const config of tf.getKernelsForBackend("cpu")) {

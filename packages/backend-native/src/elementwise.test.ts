@@ -3,6 +3,10 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { loadNativeAddon, type NativeAddon } from "./addon.js";
 import { nativeUnavailable, random, relativeError, runKernelOn, skipReason, type Inputs } from "./test-utils/compare.js";
 
+// Exercise the threaded loop paths here (read once, at the first native loop; every test file runs
+// in its own process). The other test files run the default single-threaded loops.
+process.env.FT_NATIVE_LOOP_THREADS = "2";
+
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 /** Runs the kernel on both backends; checks agreement and how often the addon function ran. */
@@ -76,6 +80,10 @@ describe.skipIf(nativeUnavailable)(`ft-native elementwise kernels match the cpu 
     [[2, 1, 3], [1, 4, 2]],
   ])("Tile %j by %j", (shape, reps) => {
     compare("Tile", { x: [random(size(shape)), shape] }, { reps }, "tile");
+  });
+
+  it("ran with two loop threads", () => {
+    expect(loadNativeAddon().info()).toMatchObject({ loopThreads: 2 });
   });
 
   it("bad elementwise calls throw", () => {

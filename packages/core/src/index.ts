@@ -2,6 +2,7 @@ export * from "./spec.js";
 export { FtError, UsageError } from "./errors.js";
 export { registerModel, getModel, listModels, findWeightRecord, unregisterModel } from "./registry/registry.js";
 export { countParams } from "./registry/params.js";
+export { resolveBuildOptions, type ResolvedBuildOptions, type BuildDefaults } from "./registry/build-options.js";
 export { preprocess, preprocessor, PREPROCESSING_DESCRIPTIONS } from "./preprocessing.js";
 export {
   selectBackend,

@@ -8,7 +8,8 @@
  */
 import * as tfl from "@tensorflow/tfjs-layers";
 import { Scale, type BuildOptions, type InputShape } from "@ft/core";
-import { apply, resolveBuildOptions, validOut, type Tensor } from "./common.js";
+import { resolveBuildOptions } from "@ft/core";
+import { apply, validOut, type Tensor } from "./common.js";
 
 export const DENSENET_INPUT_SHAPE: InputShape = [224, 224, 3];
 export const DENSENET_CLASSES = 1000;

@@ -47,7 +47,6 @@ export {
   type DenseNetConfig,
 } from "./densenet.js";
 export * from "./weights.js";
-export { resolveBuildOptions, type ResolvedBuildOptions } from "./common.js";
 
 /**
  * Parameter counts with the 1000-class top: Keras applications' published figures for the `.keras`

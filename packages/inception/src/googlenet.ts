@@ -9,7 +9,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { LRN, PoolHelper, type BuildOptions, type InputShape, type WeightRecord } from "@ft/core";
-import { AutoNames, apply, globalPooling, resolveBuildOptions, smallestInputSide, validOut, type Tensor } from "./common.js";
+import { resolveBuildOptions } from "@ft/core";
+import { AutoNames, apply, globalPooling, smallestInputSide, validOut, type Tensor } from "./common.js";
 
 export const GOOGLENET_INPUT_SHAPE: InputShape = [224, 224, 3];
 export const GOOGLENET_CLASSES = 1000;

@@ -11,7 +11,8 @@
  */
 import * as tfl from "@tensorflow/tfjs-layers";
 import type { BuildOptions, InputShape, WeightRecord } from "@ft/core";
-import { AutoNames, apply, globalPooling, resolveBuildOptions, smallestInputSide, validOut, type Tensor } from "./common.js";
+import { resolveBuildOptions } from "@ft/core";
+import { AutoNames, apply, globalPooling, smallestInputSide, validOut, type Tensor } from "./common.js";
 
 export const INCEPTION_V3_INPUT_SHAPE: InputShape = [299, 299, 3];
 export const INCEPTION_V3_CLASSES = 1000;

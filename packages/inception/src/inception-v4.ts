@@ -8,7 +8,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import type { BuildOptions, InputShape, WeightRecord } from "@ft/core";
-import { AutoNames, apply, globalPooling, resolveBuildOptions, smallestInputSide, validOut, type Tensor } from "./common.js";
+import { resolveBuildOptions } from "@ft/core";
+import { AutoNames, apply, globalPooling, smallestInputSide, validOut, type Tensor } from "./common.js";
 
 export const INCEPTION_V4_INPUT_SHAPE: InputShape = [299, 299, 3];
 /** 1000 ImageNet classes plus the background class 0 of TF-slim. */

@@ -69,7 +69,7 @@ export {
   INCEPTION_V4_FEATURE_LAYER,
   INCEPTION_V4_WEIGHTS,
 } from "./inception-v4.js";
-export { AutoNames, resolveBuildOptions, type ResolvedBuildOptions } from "./common.js";
+export { AutoNames } from "./common.js";
 
 /**
  * Parameter counts with the default top. Only `inception_v3.keras` has a published figure (Keras

@@ -21,7 +21,6 @@ import {
 export { buildResNet, bottleneck, convUnit, stem, stages, topLayersOf, featureLayerOf, RESNET_INPUT_SHAPE, RESNET_CLASSES, type ResNetConfig } from "./resnet.js";
 export { KERAS1_STYLE, CAFFE_STYLE, KERAS_APPS_STYLE, KERAS_APPS_CLASSIFIER, type ResNetStyle, type Unit, type UnitNames } from "./styles.js";
 export * from "./weights.js";
-export { resolveBuildOptions, type ResolvedBuildOptions } from "./options.js";
 
 /** The input normalisation of every ResNet weight file here: RGB→BGR and Caffe mean subtraction. */
 export const preprocessInput = preprocessor("caffe");

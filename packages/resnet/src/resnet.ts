@@ -1,6 +1,5 @@
 import * as tfl from "@tensorflow/tfjs-layers";
-import { Scale, type BuildOptions, type InputShape } from "@ft/core";
-import { resolveBuildOptions } from "./options.js";
+import { Scale, type BuildOptions, type InputShape, resolveBuildOptions } from "@ft/core";
 import type { ResNetStyle, Unit } from "./styles.js";
 
 type Tensor = tfl.SymbolicTensor;
@@ -27,6 +26,9 @@ const apply = (layer: tfl.layers.Layer, x: Tensor): Tensor => layer.apply(x) as 
  * With `names.pad` a ZeroPadding2D((kernel-1)/2) precedes a valid conv (Caffe styles); otherwise
  * the conv pads `padding` itself (`same` for the 3×3 of a block, `valid` for the padded stem).
  */
+/** Smallest height/width the five stride-2 stages accept (Keras applications' `min_size`). */
+export const MIN_INPUT_SIZE = 32;
+
 export function convUnit(
   x: Tensor,
   style: ResNetStyle,
@@ -99,7 +101,7 @@ export function stages(x: Tensor, config: ResNetConfig): Tensor {
  * global `avg` (`avg_pool`) or `max` (`max_pool`) pooling.
  */
 export function buildResNet(config: ResNetConfig, options: BuildOptions = {}): tfl.LayersModel {
-  const { includeTop, classes, pooling, inputShape } = resolveBuildOptions(config.name, { inputShape: RESNET_INPUT_SHAPE, classes: RESNET_CLASSES }, options);
+  const { includeTop, classes, pooling, inputShape } = resolveBuildOptions(config.name, { inputShape: RESNET_INPUT_SHAPE, classes: RESNET_CLASSES, minSize: MIN_INPUT_SIZE }, options);
   const { style } = config;
   const input = tfl.input({ shape: inputShape, name: style.inputName });
   let x = stages(stem(input, style), config);

@@ -10,7 +10,6 @@ import { VGG16_WEIGHTS, VGG19_WEIGHTS } from "./weights.js";
 export { buildVgg, conv3x3Relu, vggBlock, vggClassifier, legacyLayerCount, VGG16, VGG19, VGG_BLOCK_FILTERS, VGG_TOP_LAYERS, VGG_FEATURE_LAYER } from "./vgg.js";
 export type { VggConfig } from "./vgg.js";
 export { VGG16_WEIGHTS, VGG19_WEIGHTS } from "./weights.js";
-export { resolveBuildOptions, type ResolvedBuildOptions } from "./options.js";
 
 /** The input normalisation of every VGG weight file: RGB→BGR and Caffe mean subtraction. */
 export const preprocessInput = preprocessor("caffe");

@@ -1,6 +1,5 @@
 import * as tfl from "@tensorflow/tfjs-layers";
-import type { BuildOptions, InputShape } from "@ft/core";
-import { resolveBuildOptions } from "./options.js";
+import { resolveBuildOptions, type BuildOptions, type InputShape } from "@ft/core";
 
 type Tensor = tfl.SymbolicTensor;
 
@@ -31,6 +30,9 @@ export const VGG_FEATURE_LAYER = "fc2_dropout";
  * and a Conv2D (ReLU fused), one MaxPooling2D per block, then Flatten, Dense, Dropout, Dense, Dropout,
  * Dense. VGG16: 2·13 + 5 + 6 = 37; VGG19: 2·16 + 5 + 6 = 43.
  */
+/** Smallest height/width the five stride-2 stages accept (Keras applications' `min_size`). */
+export const MIN_INPUT_SIZE = 32;
+
 export function legacyLayerCount(config: VggConfig): number {
   const convs = config.convsPerBlock.reduce((a, b) => a + b, 0);
   return 2 * convs + config.convsPerBlock.length + VGG_TOP_LAYERS.length;
@@ -76,7 +78,7 @@ export function vggClassifier(x: Tensor, classes: number): Tensor {
  * map (`inputShape / 32` × 512), optionally reduced by global `avg`/`max` pooling.
  */
 export function buildVgg(config: VggConfig, options: BuildOptions = {}): tfl.LayersModel {
-  const { includeTop, classes, pooling, inputShape } = resolveBuildOptions(config.name, { inputShape: VGG_INPUT_SHAPE, classes: VGG_CLASSES }, options);
+  const { includeTop, classes, pooling, inputShape } = resolveBuildOptions(config.name, { inputShape: VGG_INPUT_SHAPE, classes: VGG_CLASSES, minSize: MIN_INPUT_SIZE }, options);
   const input = tfl.input({ shape: inputShape, name: "input_1" });
   let x: Tensor = input;
   config.convsPerBlock.forEach((convs, i) => {

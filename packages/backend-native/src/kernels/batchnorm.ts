@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { f32, type KernelContext } from "./util.js";
+import { allocateOutput, f32, type KernelContext } from "./util.js";
 
 /** FusedBatchNorm: (x - mean) * scale / sqrt(variance + epsilon) + offset, parameters broadcast like the cpu kernel. */
 export function batchNormKernels(ctx: KernelContext): tf.KernelConfig[] {
@@ -15,7 +15,7 @@ export function batchNormKernels(ctx: KernelContext): tf.KernelConfig[] {
       ov?.length === 0 || sv?.length === 0) {
       return fallback(args);
     }
-    const out = new Float32Array(xv.length);
+    const out = allocateOutput(backend, xv.length);
     ctx.addon.batchNorm(xv, mv, vv, ov, sv, eps, out);
     return backend.makeTensorInfo(x!.shape, "float32", out);
   };

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { f32, isChannelVector, sizeOf, weightsId, type KernelContext } from "./util.js";
+import { allocateOutput, f32, isChannelVector, sizeOf, weightsId, type KernelContext } from "./util.js";
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
@@ -48,7 +48,7 @@ export function conv2dKernels(ctx: KernelContext): tf.KernelConfig[] {
       const xv = f32(backend, x!), wv = f32(backend, filter!);
       const bv = bias ? f32(backend, bias) : null;
       if (!geometry || !xv || !wv || bv === undefined || (bias && !isChannelVector(bias, info.outChannels))) return fallback(args);
-      const y = new Float32Array(sizeOf(info.outShape));
+      const y = allocateOutput(backend, sizeOf(info.outShape));
       addon.conv2d(xv, info.inShape, filterShapeOf(info), geometry, wv, bv, y, act === "relu", weightsId(filter!));
       return backend.makeTensorInfo(info.outShape, "float32", y);
     };
@@ -68,7 +68,7 @@ export function conv2dKernels(ctx: KernelContext): tf.KernelConfig[] {
       const geometry = convGeometry(info);
       const dyv = f32(backend, dy!), wv = f32(backend, filter!);
       if (!geometry || !dyv || !wv || !tf.util.arraysEqual(dy!.shape, info.outShape)) return fallback(args);
-      const dx = new Float32Array(sizeOf(info.inShape));
+      const dx = allocateOutput(backend, sizeOf(info.inShape));
       addon.conv2dBackpropInput(dyv, info.inShape, filterShapeOf(info), geometry, wv, dx, weightsId(filter!));
       return backend.makeTensorInfo(info.inShape, "float32", dx);
     };
@@ -88,7 +88,7 @@ export function conv2dKernels(ctx: KernelContext): tf.KernelConfig[] {
       const geometry = convGeometry(info);
       const xv = f32(backend, x!), dyv = f32(backend, dy!);
       if (!geometry || !xv || !dyv || !tf.util.arraysEqual(dy!.shape, info.outShape)) return fallback(args);
-      const dw = new Float32Array(sizeOf(filterShape));
+      const dw = allocateOutput(backend, sizeOf(filterShape));
       addon.conv2dBackpropFilter(xv, info.inShape, filterShapeOf(info), geometry, dyv, dw);
       return backend.makeTensorInfo(filterShape, "float32", dw);
     };

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { f32, sizeOf, type KernelContext } from "./util.js";
+import { allocateOutput, f32, sizeOf, type KernelContext } from "./util.js";
 
 const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6 };
 const UNARY_OPS: Record<string, number> = { Relu: 0, Step: 1, Square: 2, Neg: 3, Sqrt: 4, Rsqrt: 5, Exp: 6, Log: 7, Abs: 8, Relu6: 9 };
@@ -31,7 +31,7 @@ export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
         const rank = Math.max(outShape.length, 1);
         if (rank > MAX_RANK) return fallback(args);
         const os = padShape(outShape, rank);
-        const out = new Float32Array(sizeOf(os));
+        const out = allocateOutput(backend, sizeOf(os));
         addon.binary(op, av, padShape(a!.shape, rank), bv, padShape(b!.shape, rank), out, os);
         return backend.makeTensorInfo(outShape, "float32", out);
       },
@@ -46,7 +46,7 @@ export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
         const x = args.inputs.x as tf.TensorInfo;
         const xv = f32(backend, x);
         if (!xv) return fallback(args);
-        const out = new Float32Array(xv.length);
+        const out = allocateOutput(backend, xv.length);
         addon.unary(op, xv, out, kernelName === "Step" ? ((args.attrs as { alpha?: number }).alpha ?? 0) : 0);
         return backend.makeTensorInfo(x.shape, "float32", out);
       },
@@ -67,7 +67,7 @@ export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
         const first = axes[0]!, last = axes[axes.length - 1]!;
         const outer = sizeOf(x.shape.slice(0, first)), length = sizeOf(x.shape.slice(first, last + 1)), inner = sizeOf(x.shape.slice(last + 1));
         const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
-        const out = new Float32Array(outer * inner);
+        const out = allocateOutput(backend, outer * inner);
         addon.reduce(xv, [outer, length, inner], out, kernelName === "Mean");
         return backend.makeTensorInfo(outShape, "float32", out);
       },
@@ -85,7 +85,7 @@ export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
         return tileFallback(args);
       }
       const outShape = x.shape.map((d, i) => d * reps[i]!);
-      const out = new Float32Array(sizeOf(outShape));
+      const out = allocateOutput(backend, sizeOf(outShape));
       addon.tile(xv, x.shape, reps, out);
       return backend.makeTensorInfo(outShape, "float32", out);
     },

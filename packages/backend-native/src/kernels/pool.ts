@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { f32, sizeOf, type KernelContext } from "./util.js";
+import { allocateOutput, f32, sizeOf, type KernelContext } from "./util.js";
 
 type PoolAttrs = {
   filterSize: [number, number] | number; strides: [number, number] | number;
@@ -30,7 +30,7 @@ export function poolKernels(ctx: KernelContext): tf.KernelConfig[] {
       const g = poolGeometry(x.shape, args.attrs as unknown as PoolAttrs);
       const xv = f32(backend, x);
       if (!g || !xv) return fallback(args);
-      const y = new Float32Array(sizeOf(g.info.outShape));
+      const y = allocateOutput(backend, sizeOf(g.info.outShape));
       (kernelName === "MaxPool" ? addon.maxPool : addon.avgPool)(xv, g.info.inShape, g.geometry, y);
       return backend.makeTensorInfo(g.info.outShape, "float32", y);
     };
@@ -43,7 +43,7 @@ export function poolKernels(ctx: KernelContext): tf.KernelConfig[] {
       const g = poolGeometry(input!.shape, args.attrs as unknown as PoolAttrs);
       const dyv = f32(backend, dy!), xv = f32(backend, input!);
       if (!g || !dyv || !xv || !tf.util.arraysEqual(dy!.shape, g.info.outShape)) return fallback(args);
-      const dx = new Float32Array(xv.length);
+      const dx = allocateOutput(backend, xv.length);
       addon.maxPoolGrad(dyv, g.info.inShape, g.geometry, xv, dx);
       return backend.makeTensorInfo(input!.shape, "float32", dx);
     };
@@ -56,7 +56,7 @@ export function poolKernels(ctx: KernelContext): tf.KernelConfig[] {
       const g = poolGeometry(input!.shape, args.attrs as unknown as PoolAttrs);
       const dyv = f32(backend, dy!);
       if (!g || !dyv || !tf.util.arraysEqual(dy!.shape, g.info.outShape)) return fallback(args);
-      const dx = new Float32Array(sizeOf(input!.shape));
+      const dx = allocateOutput(backend, sizeOf(input!.shape));
       addon.avgPoolGrad(dyv, g.info.inShape, g.geometry, dx);
       return backend.makeTensorInfo(input!.shape, "float32", dx);
     };

@@ -22,6 +22,15 @@ export function f32(backend: MathBackendCPU, t: tf.TensorInfo): Float32Array | u
   return values instanceof Float32Array ? values : undefined;
 }
 
+/**
+ * An output array for a native kernel that writes every element: from the backend's pool when it
+ * is ft-native's backend (contents undefined), else a fresh zeroed array.
+ */
+export function allocateOutput(backend: MathBackendCPU, length: number): Float32Array {
+  const pooled = backend as MathBackendCPU & { allocate?: (n: number) => Float32Array };
+  return pooled.allocate ? pooled.allocate(length) : new Float32Array(length);
+}
+
 export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }

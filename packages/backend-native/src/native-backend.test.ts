@@ -1,0 +1,65 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { afterEach, describe, expect, it } from "vitest";
+import type { NativeBackendCPU } from "./native-backend.js";
+import { nativeUnavailable, random, skipReason } from "./test-utils/compare.js";
+
+const shape = [4, 8, 8, 32]; // 8192 floats: above the pooling threshold
+const n = shape.reduce((a, b) => a * b);
+
+describe.skipIf(nativeUnavailable)(`ft-native output pool${skipReason}`, () => {
+  afterEach(() => void tf.setBackend("cpu"));
+  const backend = () => tf.findBackend("ft-native") as NativeBackendCPU;
+
+  it("recycles a disposed kernel output for the next output of that size", () => {
+    tf.setBackend("ft-native");
+    const a = tf.tensor(random(n), shape), b = tf.tensor(random(n), shape);
+    const before = backend().idleBytes;
+    const first = tf.mul(a, b);
+    const firstValues = backend().data.get(first.dataId).values;
+    first.dispose();
+    expect(backend().idleBytes).toBe(before + n * 4);
+    const second = tf.add(a, b);
+    expect(backend().data.get(second.dataId).values).toBe(firstValues);
+    expect(backend().idleBytes).toBe(before);
+    // And the reused array holds the right result.
+    const expected = a.dataSync().map((v, i) => v + b.dataSync()[i]!);
+    expect(Array.from(second.dataSync())).toEqual(Array.from(expected));
+    tf.dispose([a, b, second]);
+  });
+
+  it("never recycles an array a caller read (dataSync returns the backing array)", () => {
+    tf.setBackend("ft-native");
+    const a = tf.tensor(random(n), shape), b = tf.tensor(random(n), shape);
+    const product = tf.mul(a, b);
+    const held = product.dataSync();
+    const copy = Float32Array.from(held);
+    product.dispose();
+    const others = [tf.add(a, b), tf.sub(a, b), tf.mul(b, a)];
+    expect(Array.from(held)).toEqual(Array.from(copy));
+    tf.dispose([a, b, ...others]);
+  });
+
+  it("never recycles an array that a cpu kernel's output views (Slice keeps a subarray)", () => {
+    tf.setBackend("ft-native");
+    const a = tf.tensor(random(n), shape), b = tf.tensor(random(n), shape);
+    const product = tf.mul(a, b);
+    const slice = tf.slice(product, [1, 0, 0, 0], [2, 8, 8, 32]);
+    const expected = tf.tidy(() => tf.slice(tf.mul(a, b), [1, 0, 0, 0], [2, 8, 8, 32]).dataSync().slice());
+    product.dispose();
+    const others = [tf.add(a, b), tf.sub(a, b), tf.div(b, tf.add(a, 3))];
+    expect(Array.from(slice.dataSync())).toEqual(Array.from(expected));
+    tf.dispose([a, b, slice, ...others]);
+  });
+
+  it("does not recycle a tensor still referenced through a reshape", () => {
+    tf.setBackend("ft-native");
+    const a = tf.tensor(random(n), shape), b = tf.tensor(random(n), shape);
+    const product = tf.mul(a, b);
+    const flat = tf.reshape(product, [n]);
+    const expected = tf.tidy(() => tf.mul(a, b).dataSync().slice());
+    product.dispose();
+    const others = [tf.add(a, b), tf.sub(a, b)];
+    expect(Array.from(flat.dataSync())).toEqual(Array.from(expected));
+    tf.dispose([a, b, flat, ...others]);
+  });
+});
