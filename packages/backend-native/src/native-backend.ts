@@ -55,7 +55,7 @@ export class NativeBackendCPU extends MathBackendCPU {
     if (record.fresh && values instanceof Float32Array && values.byteOffset === 0 && values.length * 4 === values.buffer.byteLength) {
       record.fresh = false;
     } else {
-      // record.shared = true;
+      record.shared = true;
     }
   }
 
@@ -73,7 +73,7 @@ export class NativeBackendCPU extends MathBackendCPU {
     const values = super.readSync(dataId);
     if (ArrayBuffer.isView(values)) {
       const record = this.pooled.get(values.buffer);
-      if (record) void 0;
+      if (record) record.exposed = true;
     }
     return values;
   }

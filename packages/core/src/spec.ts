@@ -91,6 +91,8 @@ export interface NewHead {
   flatten?: string;
   /** Name of a separate softmax Activation layer (DenseNet `prob`); without it the Dense applies the softmax. */
   softmax?: string;
+  /** L2 weight decay on the new Dense kernel, as the seed's script put on it (GoogLeNet: 2e-4). */
+  l2?: number;
 }
 
 /** Values of the seed's training recipe that differ per model. */

@@ -55,9 +55,9 @@ export function moduleOutputName(module: string): string {
 
 /** Weight-file names of the three classifiers, the layers feeding them and their softmax layers. */
 export const GOOGLENET_HEADS = [
-  { from: "dropout_1", dense: "loss1/classifier", softmax: "activation_1" },
-  { from: "dropout_2", dense: "loss2/classifier", softmax: "activation_2" },
-  { from: "dropout_3", dense: "loss3/classifier", softmax: "prob" },
+  { from: "dropout_1", dense: "loss1/classifier", softmax: "activation_1", l2: GOOGLENET_WEIGHT_DECAY },
+  { from: "dropout_2", dense: "loss2/classifier", softmax: "activation_2", l2: GOOGLENET_WEIGHT_DECAY },
+  { from: "dropout_3", dense: "loss3/classifier", softmax: "prob", l2: GOOGLENET_WEIGHT_DECAY },
 ] as const;
 
 /** Layers that exist only with `includeTop: true`: the two auxiliary heads and the main head. */

@@ -41,6 +41,16 @@ describe("replaceHead", () => {
     expect(model.getLayer("prob").getClassName()).toBe("Activation");
   });
 
+  it("puts the seed's L2 weight decay on a new head's kernel (GoogLeNet: 2e-4)", () => {
+    const { model } = replaceHead(tinyModel(), [{ from: "flatten", dense: "fc10", l2: 2e-4 }], { classes: 3 });
+    // What the trainer adds to the loss.
+    const losses = model.calculateLosses();
+    expect(losses).toHaveLength(1);
+    const kernel = model.getLayer("fc10").getWeights()[0]!;
+    const expected = 2e-4 * tf.sum(tf.square(kernel)).dataSync()[0]!;
+    expect(losses[0]!.dataSync()[0]).toBeCloseTo(expected, 9);
+  });
+
   it("names the missing feature layer", () => {
     expect(() => replaceHead(tinyModel(), [{ from: "pool5", dense: "x" }], { classes: 2 })).toThrow(/no layer "pool5"/);
   });

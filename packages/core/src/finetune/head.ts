@@ -62,7 +62,8 @@ export function replaceHead(model: tfl.LayersModel, heads: NewHead[], options: R
       headLayers.push(name);
     }
     const kernelInitializer = options.seed === undefined ? undefined : tfl.initializers.glorotUniform({ seed: options.seed + headLayers.length });
-    x = tfl.layers.dense({ units: options.classes, activation: head.softmax ? "linear" : "softmax", name: head.dense, kernelInitializer }).apply(x) as tfl.SymbolicTensor;
+    const kernelRegularizer = head.l2 ? tfl.regularizers.l2({ l2: head.l2 }) : undefined;
+    x = tfl.layers.dense({ units: options.classes, activation: head.softmax ? "linear" : "softmax", name: head.dense, kernelInitializer, kernelRegularizer }).apply(x) as tfl.SymbolicTensor;
     headLayers.push(head.dense);
     if (head.softmax) {
       x = tfl.layers.activation({ activation: "softmax", name: head.softmax }).apply(x) as tfl.SymbolicTensor;
