@@ -19,7 +19,7 @@ constexpr int64_t kParallelElements = 1 << 18;
 
 bool parallel(int64_t elements) { return loopThreads() > 1 && elements > kParallelElements; }
 
-enum class BinaryOp { Add = 0, Sub, Mul, Div, Max, Min, SquaredDifference };
+enum class BinaryOp { Add = 0, Sub, Mul, Div, Max, Min, SquaredDifference, ReluGrad, SquareGrad };
 
 template <BinaryOp Op>
 inline float apply(float a, float b) {
@@ -31,6 +31,9 @@ inline float apply(float a, float b) {
   if constexpr (Op == BinaryOp::Max) return (std::isnan(a) || std::isnan(b)) ? NAN : (a > b ? a : b);
   if constexpr (Op == BinaryOp::Min) return (std::isnan(a) || std::isnan(b)) ? NAN : (a < b ? a : b);
   if constexpr (Op == BinaryOp::SquaredDifference) return (a - b) * (a - b);
+  // Gradients, a = dy and b = x, equal to tfjs's mul(dy, step(x)) and mul(dy, mul(x, 2)) exactly.
+  if constexpr (Op == BinaryOp::ReluGrad) return b > 0.f ? a : (std::isnan(b) ? b : a * 0.f);
+  if constexpr (Op == BinaryOp::SquareGrad) return a * (b * 2.f);
 }
 
 /**
@@ -129,7 +132,7 @@ void runBinary(const Broadcast& p, const float* a, const float* b, float* out) {
 // binary(op, a, aShape, b, bShape, out, outShape): shapes of equal rank, a and b broadcasting to out.
 Napi::Value Binary(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const int64_t op = intArg(info, 0, "op", 0, 6);
+  const int64_t op = intArg(info, 0, "op", 0, 8);
   if (info.Length() < 7 || !info[2].IsArray() || !info[4].IsArray() || !info[6].IsArray()) fail(env, "binary takes 7 arguments");
   const uint32_t rank = info[6].As<Napi::Array>().Length();
   if (rank > 8) fail(env, "rank above 8");
@@ -146,6 +149,8 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
     case BinaryOp::Max: runBinary<BinaryOp::Max>(p, a.data, b.data, out.data); break;
     case BinaryOp::Min: runBinary<BinaryOp::Min>(p, a.data, b.data, out.data); break;
     case BinaryOp::SquaredDifference: runBinary<BinaryOp::SquaredDifference>(p, a.data, b.data, out.data); break;
+    case BinaryOp::ReluGrad: runBinary<BinaryOp::ReluGrad>(p, a.data, b.data, out.data); break;
+    case BinaryOp::SquareGrad: runBinary<BinaryOp::SquareGrad>(p, a.data, b.data, out.data); break;
   }
   return env.Undefined();
 }
@@ -241,6 +246,64 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// centeredDot(x, mean, dy, out): out[c] = sum over rows of dy[r, c] * (x[r, c] - mean[c]), x and
+// dy of shape [rows, C] (BatchNorm's scale and variance gradients in one pass), double accumulation.
+Napi::Value CenteredDot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsTypedArray() || !info[1].IsTypedArray()) fail(env, "centeredDot takes (x, mean, dy, out)");
+  const int64_t n = static_cast<int64_t>(info[0].As<Napi::TypedArray>().ElementLength());
+  const int64_t c = static_cast<int64_t>(info[1].As<Napi::TypedArray>().ElementLength());
+  if (c == 0 || n % c != 0) fail(env, "x has " + std::to_string(n) + " elements, not a multiple of mean's " + std::to_string(c));
+  const float* x = f32Arg(info, 0, "x", n).data;
+  const float* mean = f32Arg(info, 1, "mean", c).data;
+  const float* dy = f32Arg(info, 2, "dy", n).data;
+  float* out = f32Arg(info, 3, "out", c).data;
+  std::vector<double> acc(c, 0.0);
+  const int64_t rows = n / c;
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * c;
+    const float* gr = dy + r * c;
+    for (int64_t j = 0; j < c; j++) acc[j] += static_cast<double>(gr[j] * (xr[j] - mean[j]));
+  }
+  for (int64_t j = 0; j < c; j++) out[j] = static_cast<float>(acc[j]);
+  return env.Undefined();
+}
+
+// concat(inputs[], inners[], outer, out): each output row o is input 0's row o, then input 1's, ...
+// (concatenation along an axis, with inner_i = the product of input i's dims from that axis on).
+Napi::Value Concat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsArray()) fail(env, "concat takes (inputs, inners, outer, out)");
+  auto list = info[0].As<Napi::Array>();
+  const uint32_t count = list.Length();
+  if (count == 0) fail(env, "concat needs at least one input");
+  Dims inners = intsArg(info, 1, "inners", count);
+  const int64_t outer = intArg(info, 2, "outer", 1, std::numeric_limits<int32_t>::max());
+  std::vector<const float*> data(count);
+  int64_t total = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    Napi::Value v = list.Get(i);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) fail(env, "inputs[" + std::to_string(i) + "] must be a Float32Array");
+    auto a = v.As<Napi::Float32Array>();
+    const int64_t expected = product(env, {outer, inners[i]}, "input");
+    if (static_cast<int64_t>(a.ElementLength()) != expected) {
+      fail(env, "inputs[" + std::to_string(i) + "] has " + std::to_string(a.ElementLength()) + " elements, expected " + std::to_string(expected));
+    }
+    data[i] = a.Data();
+    total += inners[i];
+  }
+  float* out = f32Arg(info, 3, "out", product(env, {outer, total}, "out")).data;
+#pragma omp parallel for schedule(static) if (parallel(outer * total)) num_threads(loopThreads())
+  for (int64_t o = 0; o < outer; o++) {
+    float* dst = out + o * total;
+    for (uint32_t i = 0; i < count; i++) {
+      std::copy(data[i] + o * inners[i], data[i] + (o + 1) * inners[i], dst);
+      dst += inners[i];
+    }
+  }
+  return env.Undefined();
+}
+
 // tile(x, xShape, reps, out): out[i0..ik] = x[i0 % x0, ..., ik % xk].
 Napi::Value Tile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -275,6 +338,8 @@ void registerElementwise(Napi::Env env, Napi::Object exports) {
   FT_EXPORT(exports, env, "unary", Unary);
   FT_EXPORT(exports, env, "reduce", Reduce);
   FT_EXPORT(exports, env, "tile", Tile);
+  FT_EXPORT(exports, env, "centeredDot", CenteredDot);
+  FT_EXPORT(exports, env, "concat", Concat);
 }
 
 }  // namespace ft

@@ -32,12 +32,16 @@ export interface NativeAddon {
   avgPoolGrad(dy: Float32Array, xShape: number[], geometry: number[], dx: Float32Array): void;
   batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null,
     epsilon: number, out: Float32Array): void;
-  /** op: 0 Add, 1 Sub, 2 Mul, 3 Div, 4 Max, 5 Min, 6 SquaredDifference; shapes of equal rank broadcasting to outShape. */
+  /** op: 0 Add, 1 Sub, 2 Mul, 3 Div, 4 Max, 5 Min, 6 SquaredDifference, 7 dy·step(x), 8 dy·2x; shapes of equal rank broadcasting to outShape. */
   binary(op: number, a: Float32Array, aShape: number[], b: Float32Array, bShape: number[], out: Float32Array, outShape: number[]): void;
   /** op: 0 Relu, 1 Step (alpha below 0), 2 Square, 3 Neg, 4 Sqrt, 5 Rsqrt, 6 Exp, 7 Log, 8 Abs, 9 Relu6. */
   unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
   /** out[o, i] = sum (or mean) over r of x[o, r, i], shape [outer, length, inner]. */
   reduce(x: Float32Array, shape: number[], out: Float32Array, mean: boolean): void;
+  /** out[c] = sum over rows of dy[r, c] * (x[r, c] - mean[c]). */
+  centeredDot(x: Float32Array, mean: Float32Array, dy: Float32Array, out: Float32Array): void;
+  /** Concatenation: output row o is each input's row o in turn; input i has outer × inners[i] elements. */
+  concat(inputs: Float32Array[], inners: number[], outer: number, out: Float32Array): void;
   tile(x: Float32Array, xShape: number[], reps: number[], out: Float32Array): void;
 }
 

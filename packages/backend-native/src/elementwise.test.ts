@@ -70,6 +70,39 @@ describe.skipIf(nativeUnavailable)(`ft-native elementwise kernels match the cpu 
     });
   }
 
+  it.each([[[1, 2]], [[0, 1, 2]], [-1]] as Array<[number | number[]]>)(
+    "gradient of Mean over %j is the cpu backend's, computed by one Tile", (axis) => {
+      const shape = [2, 3, 4, 5];
+      const x = random(120), r = random(120);
+      const spy = vi.spyOn(loadNativeAddon(), "tile");
+      const run = (backend: string) => {
+        tf.setBackend(backend);
+        return tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.broadcastTo(tf.mean(t, axis, true), shape), tf.tensor(r, shape))))(
+          tf.tensor(x, shape)).dataSync().slice());
+      };
+      const cpu = run("cpu");
+      const native = run("ft-native");
+      expect(spy).toHaveBeenCalled();
+      spy.mockRestore();
+      expect(relativeError(native, cpu)).toBeLessThan(1e-6);
+    });
+
+  it.each(["relu", "square"])("gradient of %s is the cpu backend's, in one native pass", (op) => {
+    const shape = [2, 3, 4, 5];
+    const x = random(120).map((v, i) => (i % 7 === 0 ? 0 : v)), r = random(120);
+    const f = op === "relu" ? tf.relu : tf.square;
+    const run = (backend: string) => {
+      tf.setBackend(backend);
+      return tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), tf.tensor(r, shape))))(tf.tensor(x, shape)).dataSync().slice());
+    };
+    const cpu = run("cpu");
+    const spy = vi.spyOn(loadNativeAddon(), "binary");
+    const native = run("ft-native");
+    expect(spy.mock.calls.some((c) => c[0] === (op === "relu" ? 7 : 8))).toBe(true);
+    spy.mockRestore();
+    expect(Array.from(native)).toEqual(Array.from(cpu));
+  });
+
   it("Sum over non-adjacent axes falls back to the cpu kernel (and still agrees)", () => {
     compare("Sum", { x: [random(60), [3, 4, 5]] }, { axis: [0, 2], keepDims: false }, "reduce", 0);
   });
@@ -86,14 +119,48 @@ describe.skipIf(nativeUnavailable)(`ft-native elementwise kernels match the cpu 
     expect(loadNativeAddon().info()).toMatchObject({ loopThreads: 2 });
   });
 
+  it.each([
+    ["channels (DenseNet/Inception)", [[2, 3, 4, 5], [2, 3, 4, 2], [2, 3, 4, 7]], 3],
+    ["middle axis", [[2, 3, 4], [2, 5, 4]], 1],
+    ["first axis", [[2, 3], [4, 3]], 0],
+  ] as Array<[string, number[][], number]>)("Concat along %s, and its gradient", (_, shapes, axis) => {
+    const values = shapes.map((s) => random(size(s)));
+    const run = (backend: string) => {
+      tf.setBackend(backend);
+      return tf.tidy(() => {
+        const out = tf.concat(values.map((v, i) => tf.tensor(v, shapes[i])), axis);
+        return { values: out.dataSync().slice(), shape: out.shape };
+      });
+    };
+    const cpu = run("cpu");
+    const spy = vi.spyOn(loadNativeAddon(), "concat");
+    const native = run("ft-native");
+    expect(spy).toHaveBeenCalledTimes(1);
+    spy.mockRestore();
+    expect(native.shape).toEqual(cpu.shape);
+    expect(Array.from(native.values)).toEqual(Array.from(cpu.values));
+    const outShape = cpu.shape;
+    const r = random(size(outShape));
+    const grads = (backend: string) => {
+      tf.setBackend(backend);
+      return tf.tidy(() => tf.grads((...ts: tf.Tensor[]) => tf.sum(tf.mul(tf.concat(ts, axis), tf.tensor(r, outShape))))(
+        values.map((v, i) => tf.tensor(v, shapes[i]))).map((g) => g.dataSync().slice()));
+    };
+    const gc = grads("cpu"), gn = grads("ft-native");
+    gc.forEach((g, i) => expect(relativeError(gn[i]!, g)).toBeLessThan(1e-6));
+  });
+
   it("bad elementwise calls throw", () => {
     const a = loadNativeAddon();
     const f = (n: number) => new Float32Array(n);
     expect(() => a.binary(2, f(6), [2, 3], f(3), [1, 3], f(5), [2, 3])).toThrow(/out has 5/);
     expect(() => a.binary(2, f(6), [2, 3], f(2), [1, 2], f(6), [2, 3])).toThrow(/do not broadcast/);
-    expect(() => a.binary(9, f(6), [2, 3], f(6), [2, 3], f(6), [2, 3])).toThrow(/op/);
+    expect(() => a.binary(11, f(6), [2, 3], f(6), [2, 3], f(6), [2, 3])).toThrow(/op/);
     expect(() => a.unary(0, f(6), f(7), 0)).toThrow(/out has 7/);
     expect(() => a.reduce(f(24), [2, 3, 4], f(7), false)).toThrow(/out has 7/);
     expect(() => a.tile(f(6), [2, 3], [2, 2], f(23))).toThrow(/out has 23/);
+    expect(() => a.concat([f(6), f(5)], [3, 3], 2, f(12))).toThrow(/inputs\[1\] has 5/);
+    expect(() => a.concat([f(6), f(6)], [3, 3], 2, f(13))).toThrow(/out has 13/);
+    expect(() => a.concat([f(6), new Float64Array(6) as unknown as Float32Array], [3, 3], 2, f(12))).toThrow(/Float32Array/);
   });
 });

@@ -53,7 +53,7 @@ describe.skipIf(nativeUnavailable)(`training on ft-native${skipReason}`, () => {
     const cpu = trainStep("cpu", params, x, [1, 3]);
     const addon = loadNativeAddon();
     const used: Array<keyof NativeAddon> = ["conv2d", "conv2dBackpropInput", "conv2dBackpropFilter", "batchMatMul", "maxPool", "avgPool",
-      "maxPoolGrad", "avgPoolGrad", "batchNorm"];
+      "maxPoolGrad", "avgPoolGrad", "batchNorm", "binary", "reduce", "concat", "centeredDot"];
     const spies = used.map((name) => vi.spyOn(addon, name));
     const native = trainStep("ft-native", params, x, [1, 3]);
     spies.forEach((spy, i) => expect(spy.mock.calls.length, `${used[i]} ran natively`).toBeGreaterThan(0));

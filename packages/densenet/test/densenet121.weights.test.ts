@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { Scale, createModelWithReport, selectBackend } from "@ft/core";
 import { describe, expect, it } from "vitest";
 import "../src/index.js";
-import { canonicalWeights, readStructure, writeKerasFile } from "./support/keras-fixture.js";
-import { describeLoadingProof } from "./support/layout-proof.js";
-import { weightMismatches } from "./support/proofs.js";
+import { canonicalWeights, readStructure, writeKerasFile } from "../../core/test-support/keras-fixture.js";
+import { describeLoadingProof } from "../../core/test-support/layout-proof.js";
+import { weightMismatches } from "../../core/test-support/proofs.js";
 
 /**
  * flyyufelix's Caffe-converted DenseNet-121, Keras 1, in both published layouts: a Scale layer after

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readManifest } from "../src/test-utils/layers.js";
+import { readManifest } from "../../core/test-support/layers.js";
 import {
   canonicalWeights,
   conversionOf,
@@ -16,7 +16,7 @@ import {
   weightedLayers,
   writeKerasFile,
   type WeightEntry,
-} from "./support/keras-fixture.js";
+} from "../../core/test-support/keras-fixture.js";
 
 const GENERATOR = "generate_densenet.py";
 const CAFFE = ["densenet121", "densenet169", "densenet161"];

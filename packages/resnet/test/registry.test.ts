@@ -1,8 +1,8 @@
-import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { countParams, getModel, listModels, selectBackend, type BuildOptions, type ModelSpec, type WeightRecord } from "@ft/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import "../src/index.js";
+import { expectCaffeRecordFields, expectForwardPassDistribution, expectTopLayersAndFeatureLayer, expectUniqueRecordIdsAndFileNames } from "../../core/test-support/registry-schema.js";
 
 /**
  * Registry-wide schema test (torchvision style): every model this package registers and every
@@ -88,9 +88,7 @@ describe("resnet registry", () => {
   });
 
   it("record ids and file names are unique", () => {
-    const records = models.flatMap((m) => m.weights);
-    expect(new Set(records.map((r) => r.id)).size).toBe(records.length);
-    expect(new Set(records.map((r) => r.fileName)).size).toBe(records.length);
+    expectUniqueRecordIdsAndFileNames(models);
   });
 
   for (const spec of models) {
@@ -103,12 +101,7 @@ describe("resnet registry", () => {
       });
 
       it("topLayers are exactly the layers a notop build lacks; featureLayer feeds the classifier", () => {
-        const top = topModel(spec);
-        const notopNames = new Set(notopModel(spec).layers.map((l) => l.name));
-        expect(top.layers.map((l) => l.name).filter((n) => !notopNames.has(n))).toEqual(spec.topLayers);
-        expect(top.getLayer(spec.featureLayer).outputShape).toEqual([null, 2048]);
-        const last = top.layers[top.layers.length - 1]!;
-        expect(last.inboundNodes[0]!.inboundLayers.map((l) => l.name)).toEqual([spec.featureLayer]);
+        expectTopLayersAndFeatureLayer(spec, topModel(spec), notopModel(spec), [null, 2048]);
       });
 
       for (const record of spec.weights) {
@@ -125,13 +118,7 @@ describe("resnet registry", () => {
       }
 
       it("runs one forward pass at 224×224 (batch 1): a distribution over 1000 classes", () => {
-        const model = topModel(spec);
-        const y = tf.tidy(() => model.predict(tf.randomUniform([1, ...spec.inputShape], -120, 150)) as tf.Tensor);
-        expect(y.shape).toEqual([1, 1000]);
-        const values = y.dataSync();
-        expect(values.every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
-        expect(values.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
-        y.dispose();
+        expectForwardPassDistribution(spec, topModel(spec));
       });
 
       if (OPTION_MATRIX.has(spec.name)) {
@@ -183,20 +170,7 @@ function checkStructure(spec: ModelSpec, model: tfl.LayersModel): void {
 
 function checkRecordFields(spec: ModelSpec, r: WeightRecord): void {
   expect(r.id.startsWith(`${spec.name}.`) || r.id === spec.name).toBe(true);
-  expect(r.url).toMatch(/^https:\/\//);
-  expect(r.fileName).toMatch(/^[\w.-]+\.h5$/);
-  expect(Number.isInteger(r.bytes) && r.bytes > 0).toBe(true);
-  expect(["legacy", "keras1", "keras2", "model"]).toContain(r.layout);
-  expect(["th", "tf"]).toContain(r.ordering);
-  expect(typeof r.includeTop).toBe("boolean");
-  expect(r.preprocessing).toBe("caffe");
-  if (r.checksum) {
-    expect(r.checksum.algorithm).toBe("md5");
-    expect(r.checksum.value).toMatch(/^[0-9a-f]{32}$/);
-  } else {
-    expect(r.bytesApproximate).toBe(true);
-    expect(r.notes).toBeTruthy();
-  }
+  expectCaffeRecordFields(r);
   if (r.bytesApproximate) expect(r.notes).toBeTruthy();
   if (r.includeTop) {
     expect(r.classes).toBe(1000);

@@ -1,8 +1,8 @@
-import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { countParams, listModels, selectBackend, type ModelSpec, type WeightRecord } from "@ft/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import "../src/index.js";
+import { expectCaffeRecordFields, expectForwardPassDistribution, expectTopLayersAndFeatureLayer, expectUniqueRecordIdsAndFileNames } from "../../core/test-support/registry-schema.js";
 
 /**
  * Registry-wide schema test (torchvision style): every model this package registers and every
@@ -37,9 +37,7 @@ describe("vgg registry", () => {
   });
 
   it("record ids and file names are unique", () => {
-    const records = models.flatMap((m) => m.weights);
-    expect(new Set(records.map((r) => r.id)).size).toBe(records.length);
-    expect(new Set(records.map((r) => r.fileName)).size).toBe(records.length);
+    expectUniqueRecordIdsAndFileNames(models);
   });
 
   for (const spec of models) {
@@ -50,29 +48,13 @@ describe("vgg registry", () => {
       });
 
       it("runs one forward pass at 224×224 (batch 1) and outputs a distribution over 1000 classes", () => {
-        const model = topModel(spec);
-        const y = tf.tidy(() => {
-          const x = tf.randomUniform([1, ...spec.inputShape], -120, 150);
-          return model.predict(x) as tf.Tensor;
-        });
-        expect(y.shape).toEqual([1, 1000]);
-        const values = y.dataSync();
-        expect(values.every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
-        expect(values.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
-        y.dispose();
+        expectForwardPassDistribution(spec, topModel(spec));
       });
 
       it("topLayers are exactly the layers a notop build lacks, featureLayer feeds the classifier", () => {
-        const top = topModel(spec);
         const notop = spec.build({ includeTop: false });
-        const notopNames = new Set(notop.layers.map((l) => l.name));
-        expect(top.layers.map((l) => l.name).filter((n) => !notopNames.has(n))).toEqual(spec.topLayers);
+        expectTopLayersAndFeatureLayer(spec, topModel(spec), notop, [null, 4096]);
         notop.dispose();
-        const feature = top.getLayer(spec.featureLayer);
-        expect(feature.outputShape).toEqual([null, 4096]);
-        // The classifier is the last layer and reads featureLayer's output.
-        const last = top.layers[top.layers.length - 1]!;
-        expect(last.inboundNodes[0]!.inboundLayers.map((l) => l.name)).toEqual([spec.featureLayer]);
       });
 
       it("includeTop false gives the block5_pool map; pooling avg/max give vectors; classes and inputShape are honoured", () => {
@@ -111,21 +93,7 @@ describe("vgg registry", () => {
 
 function checkRecordFields(spec: ModelSpec, r: WeightRecord): void {
   expect(r.id.startsWith(`${spec.name}.`)).toBe(true);
-  expect(r.url).toMatch(/^https:\/\//);
-  expect(r.fileName).toMatch(/^[\w.-]+\.h5$/);
-  expect(Number.isInteger(r.bytes) && r.bytes > 0).toBe(true);
-  expect(["legacy", "keras1", "keras2", "model"]).toContain(r.layout);
-  expect(["th", "tf"]).toContain(r.ordering);
-  expect(typeof r.includeTop).toBe("boolean");
-  expect(r.preprocessing).toBe("caffe");
-  if (r.checksum) {
-    expect(r.checksum.algorithm).toBe("md5");
-    expect(r.checksum.value).toMatch(/^[0-9a-f]{32}$/);
-  } else {
-    // Nothing published to verify against: the record must say its size is only approximate and why.
-    expect(r.bytesApproximate).toBe(true);
-    expect(r.notes).toBeTruthy();
-  }
+  expectCaffeRecordFields(r);
   if (r.includeTop) {
     expect(r.classes).toBeGreaterThan(0);
     expect(r.accuracy?.source).toBeTruthy();

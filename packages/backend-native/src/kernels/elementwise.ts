@@ -1,8 +1,11 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { allocateOutput, f32, sizeOf, type KernelContext } from "./util.js";
+import { installNativeGradients } from "../gradients.js";
+import { allocateOutput, f32, RELU_GRAD, sizeOf, SQUARE_GRAD, type KernelContext } from "./util.js";
 
 const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6 };
+/** ft-native-only kernels (inputs a = dy, b = x) used by the gradients in gradients.ts. */
+const GRADIENT_OPS: Record<string, number> = { [RELU_GRAD]: 7, [SQUARE_GRAD]: 8 };
 const UNARY_OPS: Record<string, number> = { Relu: 0, Step: 1, Square: 2, Neg: 3, Sqrt: 4, Rsqrt: 5, Exp: 6, Log: 7, Abs: 8, Relu6: 9 };
 const MAX_RANK = 8;
 
@@ -19,8 +22,10 @@ export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
   const { addon } = ctx;
   const configs: tf.KernelConfig[] = [];
 
-  for (const [kernelName, op] of Object.entries(BINARY_OPS)) {
-    const fallback = ctx.fallback(kernelName);
+  for (const [kernelName, op] of [...Object.entries(BINARY_OPS), ...Object.entries(GRADIENT_OPS)]) {
+    const fallback: tf.KernelFunc = kernelName in BINARY_OPS ? ctx.fallback(kernelName) : () => {
+      throw new Error(`${kernelName} takes two non-empty float32 tensors`);
+    };
     configs.push({
       kernelName, backendName: "", kernelFunc: (args) => {
         const backend = args.backend as MathBackendCPU;
@@ -42,6 +47,7 @@ export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
     const fallback = ctx.fallback(kernelName);
     configs.push({
       kernelName, backendName: "", kernelFunc: (args) => {
+        if (kernelName === "Relu" || kernelName === "Square") installNativeGradients();
         const backend = args.backend as MathBackendCPU;
         const x = args.inputs.x as tf.TensorInfo;
         const xv = f32(backend, x);
@@ -57,6 +63,7 @@ export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
     const fallback = ctx.fallback(kernelName);
     configs.push({
       kernelName, backendName: "", kernelFunc: (args) => {
+        if (kernelName === "Mean") installNativeGradients();
         const backend = args.backend as MathBackendCPU;
         const x = args.inputs.x as tf.TensorInfo;
         const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
@@ -73,6 +80,24 @@ export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
       },
     });
   }
+
+  const concatFallback = ctx.fallback("Concat");
+  configs.push({
+    kernelName: "Concat", backendName: "", kernelFunc: (args) => {
+      const backend = args.backend as MathBackendCPU;
+      const inputs = args.inputs as unknown as tf.TensorInfo[];
+      const { axis } = args.attrs as { axis: number | number[] };
+      if (!Array.isArray(inputs) || inputs.length < 2 || inputs.some((t) => sizeOf(t.shape) === 0)) return concatFallback(args);
+      const values = inputs.map((t) => f32(backend, t));
+      if (values.some((v) => !v)) return concatFallback(args);
+      const $axis = tf.util.parseAxisParam(axis, inputs[0]!.shape)[0]!;
+      const outShape = tf.backend_util.computeOutShape(inputs.map((t) => t.shape), $axis);
+      const outer = sizeOf(outShape.slice(0, $axis));
+      const out = allocateOutput(backend, sizeOf(outShape));
+      addon.concat(values as Float32Array[], inputs.map((t) => sizeOf(t.shape.slice($axis))), outer, out);
+      return backend.makeTensorInfo(outShape, "float32", out);
+    },
+  });
 
   const tileFallback = ctx.fallback("Tile");
   configs.push({

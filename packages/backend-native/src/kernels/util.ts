@@ -5,6 +5,12 @@ import type { NativeAddon } from "../addon.js";
 /** Name of the tfjs backend this package registers. */
 export const NATIVE_BACKEND = "ft-native";
 
+/** ft-native-only kernel: out[c] = Σ dy·(x − mean[c]) over all but the last axis (BatchNorm's gradient). */
+export const CENTERED_DOT = "FtCenteredDot";
+/** ft-native-only kernels {a: dy, b: x} → dy·step(x) and dy·2x in one pass (Relu's and Square's gradients). */
+export const RELU_GRAD = "FtReluGrad";
+export const SQUARE_GRAD = "FtSquareGrad";
+
 /** Everything a native kernel needs: the addon and the cpu kernel it falls back to. */
 export interface KernelContext {
   addon: NativeAddon;

@@ -15,6 +15,8 @@ export const nativeUnavailable: string | undefined = (() => {
   }
 })();
 
+if (nativeUnavailable) console.warn(`@ft/backend-native: native tests skipped: ${nativeUnavailable}`);
+
 export const skipReason = nativeUnavailable ? ` (SKIPPED: ${nativeUnavailable})` : "";
 
 let seed = 2024;

@@ -7,14 +7,15 @@
  * layouts, and the model is converted to a TensorFlow.js directory and reloaded. Where Python is installed, h5py checks the written files and
  * a NumPy-written file is loaded too.
  *
- * Kept identical in packages/inception/test/support and packages/densenet/test/support.
+ * Shared by the tests of @ft/inception and @ft/densenet (packages/core/test-support: test code, never built
+ * or published).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { createModel, createModelWithReport, getModel, loadWeights, selectBackend, type LoadReport } from "@ft/core";
+import { createModel, createModelWithReport, getModel, loadWeights, selectBackend, type LoadReport } from "../src/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canonicalWeights, conversionOf, hasH5py, readStructure, runGenerator, weightedLayers, writeKerasFile, type FileStructure, type WeightValues } from "./keras-fixture.js";
 import { fixedInput, outputsAt, relativeDiff, roundTripOutputs, spread, weightMismatches } from "./proofs.js";

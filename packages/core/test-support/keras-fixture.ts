@@ -8,11 +8,12 @@
  * arrays. The conversions here go the file's way (tf → th), written from docs/weights-format.md and
  * checked against NumPy in keras-fixture.test.ts; the loader under test goes the other way.
  *
- * Kept identical in packages/inception/test/support and packages/densenet/test/support.
+ * Shared by the tests of @ft/inception and @ft/densenet (packages/core/test-support: test code, never built
+ * or published).
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync, renameSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { existsSync, readFileSync, renameSync } from "node:fs";
+import { join } from "node:path";
 
 /** One weight of a layer as the file stores it. */
 export interface WeightEntry {
@@ -51,10 +52,16 @@ export interface FileStructure {
 /** TensorFlow-layout values per layer name, one array per weight in file order. */
 export type WeightValues = Map<string, Float32Array[]>;
 
-const FIXTURES = fileURLToPath(new URL("../fixtures/", import.meta.url));
+/**
+ * `test/fixtures/` of the package whose tests run: vitest runs with that package as its root (where its
+ * vitest.config.ts is), which is the working directory.
+ */
+const FIXTURES = join(process.cwd(), "test", "fixtures");
 
+/** A file in the tested package's `test/fixtures/`. */
 export function fixturePath(name: string): string {
-  return FIXTURES + name;
+  if (!existsSync(FIXTURES)) throw new Error(`${FIXTURES} not found: run the tests from the package folder (cd packages/X && npx vitest run)`);
+  return join(FIXTURES, name);
 }
 
 /** Reads `fixtures/structures/<file>.json`. */
@@ -156,7 +163,7 @@ export function toFileLayout(entry: Pick<WeightEntry, "conversion" | "shape" | "
 }
 
 // ---------------------------------------------------------------------------------------------
-// Writing with h5wasm (a dependency of @ft/core, reached through its install)
+// Writing with h5wasm (a dependency of @ft/core)
 
 interface H5Metadata {
   type: number;
@@ -190,8 +197,7 @@ let h5: Promise<H5Wasm> | undefined;
 
 function h5wasm(): Promise<H5Wasm> {
   h5 ??= (async () => {
-    const url = new URL("../../../core/node_modules/h5wasm/dist/node/hdf5_hl.js", import.meta.url);
-    const module = (await import(/* @vite-ignore */ url.href)) as { default: H5Wasm };
+    const module = (await import("h5wasm/node")) as unknown as { default: H5Wasm };
     await module.default.ready;
     return module.default;
   })();

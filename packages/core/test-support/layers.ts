@@ -3,8 +3,8 @@ import { fileURLToPath } from "node:url";
 import { join, resolve } from "node:path";
 import type * as tfl from "@tensorflow/tfjs-layers";
 
-/** The repository root (three levels above src/test-utils of a package). */
-const REPO_ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
+/** The repository root (two levels above packages/core/test-support). */
+const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 /**
  * `shared/manifests` beside the repository (`../shared/manifests` from the repo root), so the tests run

@@ -2,14 +2,15 @@
  * Test support: the checks of a loading proof — every weight where the TensorFlow layout puts it,
  * outputs of two models compared, a model directory round trip.
  *
- * Kept identical in packages/inception/test/support and packages/densenet/test/support.
+ * Shared by the tests of @ft/inception and @ft/densenet (packages/core/test-support: test code, never built
+ * or published).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { loadModelDir, saveModelDir } from "@ft/core";
+import { loadModelDir, saveModelDir } from "../src/index.js";
 import { tfShapeOf, weightedLayers, type FileStructure, type WeightValues } from "./keras-fixture.js";
 
 /**
