@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { getModel } from "@ft/core";
+import { getModel, planMicroBatches } from "@ft/core";
 import "@ft/resnet";
 
 /** Times `steps` calls of `step` after `warmup` untimed ones; each call is awaited until its data is on the host. */
@@ -23,20 +23,46 @@ function randomBatch(batch: number, size: number): { x: tf.Tensor4D; y: tf.Tenso
   return { x, y };
 }
 
-/** One ResNet-50 training step: forward in training mode (batch statistics), backward, Nesterov SGD update. */
-export function resnetTrainStep(size: number, batch: number): () => Promise<void> {
+/**
+ * One ResNet-50 training step: forward in training mode (batch statistics), backward, Nesterov SGD update.
+ * Where the batch does not fit the engine's memory (wasm's 4 GiB heap), it runs as micro-batches with
+ * accumulated gradients, as the trainer does; `microBatch` in the result says so.
+ */
+export function resnetTrainStep(size: number, batch: number, backend: string): { step: () => Promise<void>; microBatch: number } {
   const model: tfl.LayersModel = getModel("resnet50").build({ includeTop: true, inputShape: [size, size, 3] });
+  const plan = planMicroBatches(model, batch, backend);
   const optimizer = tf.train.momentum(1e-3, 0.9, true);
   const { x, y } = randomBatch(batch, size);
-  return async () => {
-    const loss = optimizer.minimize(() => {
-      // The Keras top ends in a softmax, so the loss is the cross-entropy of probabilities.
-      const probs = model.apply(x, { training: true }) as tf.Tensor2D;
-      return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(tf.add(probs, 1e-7))), -1))) as tf.Scalar;
-    }, true);
-    await loss!.data();
-    loss!.dispose();
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const lossOf = (xs: tf.Tensor, ys: tf.Tensor) => () => {
+    // The Keras top ends in a softmax, so the loss is the cross-entropy of probabilities.
+    const probs = model.apply(xs, { training: true }) as tf.Tensor2D;
+    return tf.neg(tf.mean(tf.sum(tf.mul(ys, tf.log(tf.add(probs, 1e-7))), -1))) as tf.Scalar;
   };
+  const step = async () => {
+    let summed: tf.NamedTensorMap | undefined;
+    for (let start = 0; start < batch; start += plan.microBatch) {
+      const n = Math.min(plan.microBatch, batch - start);
+      const xs = plan.accumulate === 1 ? x : tf.slice(x, start, n);
+      const ys = plan.accumulate === 1 ? y : tf.slice(y, start, n);
+      const { value, grads } = tf.variableGrads(lossOf(xs, ys), variables);
+      value.dispose();
+      if (xs !== x) tf.dispose([xs, ys]);
+      if (!summed) summed = grads;
+      else {
+        const next: tf.NamedTensorMap = {};
+        for (const k of Object.keys(grads)) next[k] = tf.add(summed[k]!, grads[k]!);
+        tf.dispose([...Object.values(summed), ...Object.values(grads)]);
+        summed = next;
+      }
+    }
+    const scaled = plan.accumulate === 1 ? summed! : tf.tidy(() => Object.fromEntries(Object.entries(summed!).map(([k, g]) => [k, tf.div(g, plan.accumulate)])));
+    optimizer.applyGradients(scaled as Record<string, tf.Variable>);
+    await (Object.values(scaled)[0] as tf.Tensor).data();
+    tf.dispose(Object.values(summed!));
+    if (scaled !== summed) tf.dispose(Object.values(scaled));
+  };
+  return { step, microBatch: plan.microBatch };
 }
 
 /** One ResNet-50 forward pass in inference mode. */

@@ -22,12 +22,15 @@ const quickRun = rest.includes("--quick");
 await selectBackend(backend);
 let result: Record<string, unknown>;
 switch (row) {
+  case "probe":
+    result = { ok: true };
+    break;
   case "train":
   case "infer": {
-    const step = row === "train" ? resnetTrainStep(size, batch) : resnetInferStep(size, batch);
+    const { step, microBatch } = row === "train" ? resnetTrainStep(size, batch, backend!) : { step: resnetInferStep(size, batch), microBatch: batch };
     const times = await timeSteps(step, warmup, steps);
     const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
-    result = { median_s: median, images_per_s: batch / median, steps: times.length };
+    result = { median_s: median, images_per_s: batch / median, steps: times.length, ...(microBatch < batch ? { micro_batch: microBatch } : {}) };
     break;
   }
   case "pipeline": {

@@ -32,6 +32,8 @@ export interface BenchResult {
   /** PyTorch images/s divided by this engine's: how many times slower than the peer. */
   slower_than_pytorch?: number;
   error?: string;
+  /** Set when the step ran as micro-batches with accumulated gradients (wasm heap). */
+  micro_batch?: number;
   detail?: Record<string, unknown>;
 }
 
@@ -61,12 +63,16 @@ function runJsRow(w: Workload, engine: string): BenchResult {
     ["--conditions=source", "--import", "tsx", `${here}row.ts`, w.row, engine, "--size", String(w.size ?? 224), "--batch", String(w.batch ?? 8), "--steps", String(steps)],
     { encoding: "utf8", timeout: 45 * 60_000, maxBuffer: 64 << 20 },
   );
-  if (child.status !== 0) {
-    const message = (child.stderr || child.error?.message || "failed").trim().split("\n").filter(Boolean);
-    const reason = message.find((l) => /out of memory|cannot be loaded|not registered|Error:/i.test(l)) ?? message.at(-1) ?? "failed";
-    return { ...base, error: child.signal ? `killed (${child.signal})` : reason.replace(/^.*?Error: /, "") };
-  }
+  if (child.status !== 0) return { ...base, error: child.signal ? `killed (${child.signal})` : failureReason(child.stderr || child.error?.message || "") };
   return { ...base, ...(JSON.parse(child.stdout.trim().split("\n").pop()!) as object) };
+}
+
+/** One readable line from a failed row's stderr (wasm aborts print the module's whole source first). */
+function failureReason(stderr: string): string {
+  if (/out of memory|Cannot enlarge memory|WebAssembly\.Memory|Aborted\(OOM\)/i.test(stderr)) return "out of memory (wasm heap is capped at 4 GiB)";
+  const lines = stderr.split("\n").map((l) => l.trim()).filter((l) => l && l.length < 400);
+  const error = [...lines].reverse().find((l) => /^(\w*Error|ft):/.test(l)) ?? lines.at(-1) ?? "failed";
+  return error.replace(/^\w*Error: /, "").slice(0, 200);
 }
 
 function torchAvailable(): string | undefined {
@@ -91,11 +97,19 @@ function runTorchRow(w: Workload): BenchResult {
   return { ...base, images_per_s, median_s, peak_rss_mb, detail };
 }
 
+/** Engines that load here; the others get one row saying why. */
 function engines(): string[] {
-  return listBackendCandidates().map((c) => c.name);
+  const loaded: string[] = [];
+  for (const { name } of listBackendCandidates()) {
+    const probe = runJsRow({ id: "probe", label: "engine", row: "probe" }, name);
+    if (probe.error) results.push({ workload: "engine", label: "engine available", engine: name, error: `unavailable: ${probe.error}` });
+    else loaded.push(name);
+  }
+  return loaded;
 }
 
 const results: BenchResult[] = [];
+const available = engines();
 const torchMissing = torchAvailable();
 if (torchMissing) log(torchMissing);
 for (const w of WORKLOADS) {
@@ -105,7 +119,7 @@ for (const w of WORKLOADS) {
     peer = runTorchRow(w);
     results.push(peer);
   }
-  for (const engine of w.engine ? [w.engine] : engines()) {
+  for (const engine of w.engine ? [w.engine] : available) {
     if (!all && w.skipUnlessAll?.includes(engine)) {
       results.push({ workload: w.id, label: w.label, engine, error: "skipped (too slow; --all runs it)" });
       continue;
@@ -126,7 +140,7 @@ if (json) {
     r.images_per_s !== undefined ? r.images_per_s.toFixed(2) : r.mb_per_s !== undefined ? `${r.mb_per_s.toFixed(0)} MB/s` : "-",
     r.slower_than_pytorch !== undefined ? `${r.slower_than_pytorch.toFixed(2)}×` : r.engine === "pytorch" ? "1.00×" : "-",
     r.peak_rss_mb !== undefined ? r.peak_rss_mb.toFixed(0) : "-",
-    r.error ?? (r.detail?.blas ? `BLAS ${r.detail.blas as string}` : ""),
+    r.error ?? (r.detail?.blas ? `BLAS ${r.detail.blas as string}` : r.micro_batch ? `micro-batches of ${r.micro_batch}` : ""),
   ]);
   const header = ["workload", "engine", "images/s", "slower than PyTorch", "peak RSS MB", "note"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -44,7 +44,9 @@ if (profile) {
   }
 }
 
-const step = row === "train" ? resnetTrainStep(size, batch) : resnetInferStep(size, batch);
+// resnet-rows' train step returns { step, microBatch } (older versions: the step itself).
+const made = row === "train" ? (resnetTrainStep as (...a: unknown[]) => unknown)(size, batch, backend) : resnetInferStep(size, batch);
+const step = (typeof made === "function" ? made : (made as { step: () => Promise<void> }).step) as () => Promise<void>;
 const times = await timeSteps(step, 1, steps);
 const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
 console.log(JSON.stringify({ backend, row, size, batch, steps, seconds: times.map((t) => +t.toFixed(3)), images_per_s: +(batch / median).toFixed(3),
