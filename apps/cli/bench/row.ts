@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createBatchSource, imageFolderDataset, selectBackend } from "@ft/core";
+import "../src/models.js";
 import { resnetInferStep, resnetTrainStep, timeSteps } from "./resnet-rows.js";
 
 const [row, backend, ...rest] = process.argv.slice(2);

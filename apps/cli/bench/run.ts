@@ -6,6 +6,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { listBackendCandidates } from "@ft/core";
+import "../src/models.js";
 
 interface Workload {
   id: string;

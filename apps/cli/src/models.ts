@@ -3,3 +3,5 @@ import "@ft/vgg";
 import "@ft/resnet";
 import "@ft/inception";
 import "@ft/densenet";
+// Adds the oneDNN engine to backend selection; it is skipped, with the reason, when its addon is not built.
+import "@ft/backend-native";

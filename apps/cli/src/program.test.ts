@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
+import { loadNativeAddon } from "@ft/backend-native";
 import { runCli } from "../test/capture.js";
+
+/** The oneDNN engine comes first when its addon is built (CI builds it); otherwise wasm. */
+function nativeBuilt(): boolean {
+  try {
+    loadNativeAddon();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe("ft CLI skeleton", () => {
   it("`ft models --json` prints only valid JSON on stdout", async () => {
@@ -14,7 +25,7 @@ describe("ft CLI skeleton", () => {
     const { code, stdout } = await runCli(["env", "--json"]);
     expect(code).toBe(0);
     const env = JSON.parse(stdout) as { backend: string; reason: string; tfjsVersion: string; cacheDir: string };
-    expect(env.backend).toBe("wasm");
+    expect(env.backend).toBe(nativeBuilt() ? "native" : "wasm");
     expect(env.reason).toMatch(/first engine that loads/);
     expect(env.tfjsVersion).toBe("4.22.0");
     expect(env.cacheDir).toMatch(/ft/);
