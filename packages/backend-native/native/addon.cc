@@ -22,7 +22,7 @@ dnnl::stream& cpuStream() {
 int loopThreads() {
   static int threads = [] {
     const char* v = std::getenv("FT_NATIVE_LOOP_THREADS");
-    int n = v ? std::atoi(v) : 1;
+    int n = v ? std::atoi(v) : omp_get_max_threads();
     return n >= 1 ? n : 1;
   }();
   return threads;

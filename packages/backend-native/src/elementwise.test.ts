@@ -3,8 +3,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { loadNativeAddon, type NativeAddon } from "./addon.js";
 import { nativeUnavailable, random, relativeError, runKernelOn, skipReason, type Inputs } from "./test-utils/compare.js";
 
-// Exercise the threaded loop paths here (read once, at the first native loop; every test file runs
-// in its own process). The other test files run the default single-threaded loops.
+// Exercise the threaded loop paths even on a one-core machine (read once, at the first native loop;
+// every test file runs in its own process).
 process.env.FT_NATIVE_LOOP_THREADS = "2";
 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
