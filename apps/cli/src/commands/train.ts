@@ -1,6 +1,8 @@
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { Option, type Command } from "commander";
 import { SingleBar } from "cli-progress";
+import { cifar10 } from "@ft/cifar10";
 import {
   BATCH_NORM_POLICIES,
   FtError,
@@ -128,7 +130,7 @@ export function trainCommand(program: Command): void {
     .description("fine-tune a model (the seed recipe by default: CIFAR-10 3000/100, SGD 1e-3 Nesterov, 10 epochs)")
     .argument("[model]", "registered model name (see ft models); omitted with --resume")
     .option("--weights <id|file|none>", "weight record id, HDF5 file, 'imagenet' (the model's default) or 'none' for random", "imagenet")
-    .option("--data <cifar10|DIR>", "'cifar10' (official archive, downloaded) or an image folder with train/<class>/… and val/ or test/", "cifar10")
+    .option("--data <cifar10|DIR>", "'cifar10' (official archive, downloaded), an extracted cifar-10-batches-bin folder, or an image folder with train/<class>/… and val/ or test/", "cifar10")
     .option("--train-size <n>", "use the first N training images (default: 3000 for cifar10, all for a folder)")
     .option("--val-size <n>", "use the first N validation images (default: 100 for cifar10, all for a folder)")
     .option("--val-fraction <f>", "fraction of train/ held out when a folder has no val/ or test/", "0.2")
@@ -271,7 +273,8 @@ export function resolveTrainConfig(modelName: string, flags: TrainFlags, backend
   const size = int("image-size", flags.imageSize);
   const inputShape: InputShape = size ? [size, size, spec.inputShape[2]] : spec.inputShape;
   const preprocess = (flags.preprocess ?? record?.preprocessing ?? spec.preprocessing) as PreprocessingMode;
-  const isCifar = flags.data === "cifar10";
+  // The official archive, or an extracted copy of it: the seed's subset sizes apply to both.
+  const isCifar = flags.data === "cifar10" || existsSync(join(resolve(flags.data), "data_batch_1.bin"));
   const optimizer = resolveOptimizerConfig({
     kind: flags.optimizer as "sgd" | "adam",
     lr: num("lr", flags.lr),
@@ -295,7 +298,7 @@ export function resolveTrainConfig(modelName: string, flags: TrainFlags, backend
     model: spec.name,
     weights,
     data: {
-      source: isCifar ? "cifar10" : resolve(flags.data),
+      source: flags.data === "cifar10" ? "cifar10" : resolve(flags.data),
       trainSize: int("train-size", flags.trainSize) ?? (isCifar ? SEED_CIFAR.train : null),
       valSize: int("val-size", flags.valSize, 0) ?? (isCifar ? SEED_CIFAR.val : null),
       valFraction,
@@ -351,8 +354,8 @@ export async function openData(
   let trainSet: ImageDataset | undefined;
   let valSet: ImageDataset | undefined;
   const wantTrain = options.train !== false;
-  if (data.source === "cifar10") {
-    const cifar = await loadCifar10();
+  const cifar = cifarLoader(data.source);
+  if (cifar) {
     if (wantTrain) trainSet = await cifar("train", data.trainSize);
     if (data.valSize !== 0) valSet = await cifar("test", data.valSize);
   } else {
@@ -373,16 +376,15 @@ export async function openData(
   return { train: (train ?? val)!, val, datasets: { train: trainSet, val: valSet } };
 }
 
-type CifarLoader = (split: "train" | "test", count: number | null) => Promise<ImageDataset>;
-
-/** `@ft/cifar10`'s loader (downloads the official archive once, into the cache). */
-async function loadCifar10(): Promise<CifarLoader> {
-  // Resolved at run time: the package may be built after the CLI's types are checked.
-  const specifier = "@ft/cifar10";
-  const mod = (await import(specifier)) as Record<string, unknown>;
-  const cifar10 = mod.cifar10 as ((options: Record<string, unknown>) => Promise<ImageDataset>) | undefined;
-  if (typeof cifar10 !== "function") throw new FtError("CIFAR-10 support is not built into this version of ft; pass --data DIR with an image folder");
-  return (split, count) => cifar10({ split, ...(count !== null ? { count } : {}), onProgress: progressPrinter("cifar-10") });
+/**
+ * `--data cifar10` (the official archive, downloaded once into the cache) or `--data DIR` where DIR is
+ * an extracted `cifar-10-batches-bin` folder (read as it is, no download).
+ */
+function cifarLoader(source: string): ((split: "train" | "test", count: number | null) => Promise<ImageDataset>) | undefined {
+  const batchesDir = source === "cifar10" ? undefined : source;
+  if (batchesDir && !existsSync(join(batchesDir, "data_batch_1.bin"))) return undefined;
+  return (split, count) =>
+    cifar10({ split, ...(count !== null ? { count } : {}), ...(batchesDir ? { batchesDir } : { onProgress: progressPrinter("cifar-10") }) });
 }
 
 function progressPrinter(what: string): (p: { received: number; total?: number; rate: number }) => void {
