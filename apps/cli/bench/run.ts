@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { listBackendCandidates } from "@ft/core";
 import "../src/models.js";
+import { table } from "../src/commands/models.js";
 
 interface Workload {
   id: string;
@@ -143,8 +144,5 @@ if (json) {
     r.peak_rss_mb !== undefined ? r.peak_rss_mb.toFixed(0) : "-",
     r.error ?? (r.detail?.blas ? `BLAS ${r.detail.blas as string}` : r.micro_batch ? `micro-batches of ${r.micro_batch}` : ""),
   ]);
-  const header = ["workload", "engine", "images/s", "slower than PyTorch", "peak RSS MB", "note"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
-  process.stdout.write([line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n") + "\n");
+  process.stdout.write(table(["workload", "engine", "images/s", "slower than PyTorch", "peak RSS MB", "note"], rows));
 }
