@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { getModel, planMicroBatches } from "@ft/core";
+import { applyBatchNormPolicy, createOptimizer, getModel, planMicroBatches, SEED_SGD } from "@ft/core";
 import "@ft/resnet";
 
 /** Times `steps` calls of `step` after `warmup` untimed ones; each call is awaited until its data is on the host. */
@@ -24,14 +24,16 @@ function randomBatch(batch: number, size: number): { x: tf.Tensor4D; y: tf.Tenso
 }
 
 /**
- * One ResNet-50 training step: forward in training mode (batch statistics), backward, Nesterov SGD update.
+ * One ResNet-50 training step as the trainer runs it: forward in training mode (batch statistics), backward,
+ * the seed's Keras-1 SGD update (Nesterov momentum).
  * Where the batch does not fit the engine's memory (wasm's 4 GiB heap), it runs as micro-batches with
  * accumulated gradients, as the trainer does; `microBatch` in the result says so.
  */
 export function resnetTrainStep(size: number, batch: number, backend: string): { step: () => Promise<void>; microBatch: number } {
   const model: tfl.LayersModel = getModel("resnet50").build({ includeTop: true, inputShape: [size, size, 3] });
+  applyBatchNormPolicy(model, "train"); // batch statistics, as the trainer runs the seed recipe
   const plan = planMicroBatches(model, batch, backend);
-  const optimizer = tf.train.momentum(1e-3, 0.9, true);
+  const optimizer = createOptimizer(SEED_SGD);
   const { x, y } = randomBatch(batch, size);
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const lossOf = (xs: tf.Tensor, ys: tf.Tensor) => () => {
@@ -57,7 +59,7 @@ export function resnetTrainStep(size: number, batch: number, backend: string): {
       }
     }
     const scaled = plan.accumulate === 1 ? summed! : tf.tidy(() => Object.fromEntries(Object.entries(summed!).map(([k, g]) => [k, tf.div(g, plan.accumulate)])));
-    optimizer.applyGradients(scaled as Record<string, tf.Variable>);
+    optimizer.apply(variables.map((variable) => ({ key: variable.name, variable, grad: scaled[variable.name]!, lrScale: 1 })), SEED_SGD.lr);
     await (Object.values(scaled)[0] as tf.Tensor).data();
     tf.dispose(Object.values(summed!));
     if (scaled !== summed) tf.dispose(Object.values(scaled));

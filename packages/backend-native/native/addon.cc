@@ -62,6 +62,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerConv(env, exports);
   registerMatMul(env, exports);
   registerPool(env, exports);
+  registerBatchNorm(env, exports);
+  registerOptimizer(env, exports);
   registerElementwise(env, exports);
   return exports;
 }

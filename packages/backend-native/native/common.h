@@ -132,6 +132,8 @@ Napi::Value guarded(const Napi::CallbackInfo& info) {
 void registerConv(Napi::Env env, Napi::Object exports);
 void registerMatMul(Napi::Env env, Napi::Object exports);
 void registerPool(Napi::Env env, Napi::Object exports);
+void registerBatchNorm(Napi::Env env, Napi::Object exports);
+void registerOptimizer(Napi::Env env, Napi::Object exports);
 void registerElementwise(Napi::Env env, Napi::Object exports);
 
 }  // namespace ft

@@ -32,7 +32,12 @@ inline float apply(float a, float b) {
   if constexpr (Op == BinaryOp::Min) return (std::isnan(a) || std::isnan(b)) ? NAN : (a < b ? a : b);
   if constexpr (Op == BinaryOp::SquaredDifference) return (a - b) * (a - b);
   // Gradients, a = dy and b = x, equal to tfjs's mul(dy, step(x)) and mul(dy, mul(x, 2)) exactly.
-  if constexpr (Op == BinaryOp::ReluGrad) return b > 0.f ? a : (std::isnan(b) ? b : a * 0.f);
+  // step(x) as selects (b != b is isnan) so that the loop vectorizes.
+  if constexpr (Op == BinaryOp::ReluGrad) {
+    float step = b > 0.f ? 1.f : 0.f;
+    step = b != b ? b : step;
+    return a * step;
+  }
   if constexpr (Op == BinaryOp::SquareGrad) return a * (b * 2.f);
 }
 
@@ -331,6 +336,43 @@ Napi::Value Tile(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// pad(x, xShape, before, after, value, out): constant padding (tfjs PadV2) of a rank-1..8 tensor.
+Napi::Value Pad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 6 || !info[1].IsArray() || !info[4].IsNumber()) fail(env, "pad takes (x, xShape, before, after, value, out)");
+  const uint32_t rank = info[1].As<Napi::Array>().Length();
+  if (rank < 1 || rank > 8) fail(env, "pad supports rank 1 to 8");
+  Dims xs = intsArg(info, 1, "xShape", rank), before = intsArg(info, 2, "before", rank, 0), after = intsArg(info, 3, "after", rank, 0);
+  Dims os(rank);
+  for (uint32_t k = 0; k < rank; k++) os[k] = xs[k] + before[k] + after[k];
+  const float* x = f32Arg(info, 0, "x", product(env, xs, "x")).data;
+  const float value = info[4].As<Napi::Number>().FloatValue();
+  float* out = f32Arg(info, 5, "out", product(env, os, "out")).data;
+  const int64_t inner = xs[rank - 1], outInner = os[rank - 1], rows = product(env, os, "out") / outInner;
+#pragma omp parallel for schedule(static) if (parallel(rows * outInner)) num_threads(loopThreads())
+  for (int64_t row = 0; row < rows; row++) {
+    float* o = out + row * outInner;
+    // Map the output row to x's row; a coordinate in the padding makes the whole row padding.
+    int64_t off = 0, stride = inner, rest = row;
+    bool inside = true;
+    for (uint32_t k = rank - 1; k-- > 0;) {
+      const int64_t i = rest % os[k] - before[k];
+      rest /= os[k];
+      if (i < 0 || i >= xs[k]) inside = false;
+      off += i * stride;
+      stride *= xs[k];
+    }
+    if (!inside) {
+      std::fill(o, o + outInner, value);
+      continue;
+    }
+    std::fill(o, o + before[rank - 1], value);
+    std::copy(x + off, x + off + inner, o + before[rank - 1]);
+    std::fill(o + before[rank - 1] + inner, o + outInner, value);
+  }
+  return env.Undefined();
+}
+
 }  // namespace
 
 void registerElementwise(Napi::Env env, Napi::Object exports) {
@@ -338,6 +380,7 @@ void registerElementwise(Napi::Env env, Napi::Object exports) {
   FT_EXPORT(exports, env, "unary", Unary);
   FT_EXPORT(exports, env, "reduce", Reduce);
   FT_EXPORT(exports, env, "tile", Tile);
+  FT_EXPORT(exports, env, "pad", Pad);
   FT_EXPORT(exports, env, "centeredDot", CenteredDot);
   FT_EXPORT(exports, env, "concat", Concat);
 }

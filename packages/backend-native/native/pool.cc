@@ -147,57 +147,6 @@ Napi::Value AvgPoolGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// batchNorm(x, mean, variance, offset|null, scale|null, epsilon, out): tfjs FusedBatchNorm, where each
-// parameter of length L is read at index i % L (normally L = channels, the last dimension).
-Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto lengthOf = [&](size_t i, const char* name, bool optional) -> int64_t {
-    if (optional && (info[i].IsNull() || info[i].IsUndefined())) return 0;
-    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-      fail(env, std::string(name) + " must be a Float32Array");
-    }
-    int64_t n = static_cast<int64_t>(info[i].As<Napi::TypedArray>().ElementLength());
-    if (n == 0) fail(env, std::string(name) + " is empty");
-    return n;
-  };
-  if (info.Length() < 7) fail(env, "batchNorm takes 7 arguments");
-  int64_t xn = lengthOf(0, "x", false);
-  F32 x = f32Arg(info, 0, "x", xn);
-  F32 mean = f32Arg(info, 1, "mean", lengthOf(1, "mean", false));
-  F32 var = f32Arg(info, 2, "variance", lengthOf(2, "variance", false));
-  F32 off = optionalF32Arg(info, 3, "offset", lengthOf(3, "offset", true));
-  F32 sc = optionalF32Arg(info, 4, "scale", lengthOf(4, "scale", true));
-  if (!info[5].IsNumber()) fail(env, "epsilon must be a number");
-  const float eps = info[5].As<Napi::Number>().FloatValue();
-  F32 out = f32Arg(info, 6, "out", xn);
-  // Fast path: every parameter has the same length L dividing x (channels-last broadcast).
-  const int64_t L = mean.length;
-  bool uniform = var.length == L && (!off.data || off.length == L) && (!sc.data || sc.length == L) && xn % L == 0;
-  if (uniform) {
-    std::vector<float> mul(L), add(L);
-    for (int64_t j = 0; j < L; j++) {
-      mul[j] = (sc.data ? sc.data[j] : 1.f) / std::sqrt(var.data[j] + eps);
-      add[j] = off.data ? off.data[j] : 0.f;
-    }
-    const int64_t rows = xn / L;
-    const float *m = mul.data(), *a = add.data(), *mu = mean.data;
-#pragma omp parallel for schedule(static) num_threads(loopThreads())
-    for (int64_t r = 0; r < rows; r++) {
-      const float* xi = x.data + r * L;
-      float* o = out.data + r * L;
-      for (int64_t j = 0; j < L; j++) o[j] = (xi[j] - mu[j]) * m[j] + a[j];
-    }
-  } else {
-#pragma omp parallel for schedule(static) num_threads(loopThreads())
-    for (int64_t i = 0; i < xn; i++) {
-      float s = sc.data ? sc.data[i % sc.length] : 1.f;
-      float o = off.data ? off.data[i % off.length] : 0.f;
-      out.data[i] = o + (x.data[i] - mean.data[i % mean.length]) * s / std::sqrt(var.data[i % var.length] + eps);
-    }
-  }
-  return env.Undefined();
-}
-
 }  // namespace
 
 void registerPool(Napi::Env env, Napi::Object exports) {
@@ -205,7 +154,6 @@ void registerPool(Napi::Env env, Napi::Object exports) {
   FT_EXPORT(exports, env, "avgPool", Pool<false>);
   FT_EXPORT(exports, env, "maxPoolGrad", MaxPoolGrad);
   FT_EXPORT(exports, env, "avgPoolGrad", AvgPoolGrad);
-  FT_EXPORT(exports, env, "batchNorm", BatchNorm);
 }
 
 }  // namespace ft

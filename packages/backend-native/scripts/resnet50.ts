@@ -47,13 +47,15 @@ if (profile) {
 // resnet-rows' train step returns { step, microBatch } (older versions: the step itself).
 const made = row === "train" ? (resnetTrainStep as (...a: unknown[]) => unknown)(size, batch, backend) : resnetInferStep(size, batch);
 const step = (typeof made === "function" ? made : (made as { step: () => Promise<void> }).step) as () => Promise<void>;
-const times = await timeSteps(step, 1, steps);
+await step(); // warm-up: primitive creation and first-touch allocations, left out of the profile
+kernelMs.clear();
+const times = await timeSteps(step, 0, steps);
 const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
 console.log(JSON.stringify({ backend, row, size, batch, steps, seconds: times.map((t) => +t.toFixed(3)), images_per_s: +(batch / median).toFixed(3),
   rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20) }));
 if (profile) {
   const total = [...kernelMs.values()].reduce((a, b) => a + b.ms, 0);
   const rows = [...kernelMs.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25);
-  console.log(`kernel time over ${steps + 1} steps: ${(total / 1000).toFixed(2)} s`);
+  console.log(`kernel time over ${steps} steps: ${(total / 1000).toFixed(2)} s`);
   for (const [name, { ms, calls }] of rows) console.log(`${name.padEnd(28)} ${(ms / 1000).toFixed(3).padStart(8)} s ${String(calls).padStart(6)} calls ${((100 * ms) / total).toFixed(1).padStart(5)} %`);
 }

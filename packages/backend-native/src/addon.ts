@@ -32,6 +32,18 @@ export interface NativeAddon {
   avgPoolGrad(dy: Float32Array, xShape: number[], geometry: number[], dx: Float32Array): void;
   batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null,
     epsilon: number, out: Float32Array): void;
+  /**
+   * Training-mode BatchNorm over x = [rows, channels]: mean and biased variance of each channel, and
+   * y = (x − mean)·scale/√(variance + epsilon) + offset.
+   */
+  batchNormTraining(x: Float32Array, channels: number, scale: Float32Array, offset: Float32Array, epsilon: number,
+    y: Float32Array, mean: Float32Array, variance: Float32Array): void;
+  /**
+   * Its gradient through x (batch statistics included), scale and offset, given the gradients of y, mean
+   * and variance; channels = mean.length.
+   */
+  batchNormTrainingGrad(dy: Float32Array, x: Float32Array, mean: Float32Array, variance: Float32Array, scale: Float32Array,
+    dMean: Float32Array, dVariance: Float32Array, epsilon: number, dx: Float32Array, dScale: Float32Array, dOffset: Float32Array): void;
   /** op: 0 Add, 1 Sub, 2 Mul, 3 Div, 4 Max, 5 Min, 6 SquaredDifference, 7 dy·step(x), 8 dy·2x; shapes of equal rank broadcasting to outShape. */
   binary(op: number, a: Float32Array, aShape: number[], b: Float32Array, bShape: number[], out: Float32Array, outShape: number[]): void;
   /** op: 0 Relu, 1 Step (alpha below 0), 2 Square, 3 Neg, 4 Sqrt, 5 Rsqrt, 6 Exp, 7 Log, 8 Abs, 9 Relu6. */
@@ -43,6 +55,14 @@ export interface NativeAddon {
   /** Concatenation: output row o is each input's row o in turn; input i has outer × inners[i] elements. */
   concat(inputs: Float32Array[], inners: number[], outer: number, out: Float32Array): void;
   tile(x: Float32Array, xShape: number[], reps: number[], out: Float32Array): void;
+  /** Constant padding: out has shape xShape[k] + before[k] + after[k]. */
+  pad(x: Float32Array, xShape: number[], before: number[], after: number[], value: number, out: Float32Array): void;
+  /** Keras-1 SGD: v' = momentum·v − lr·g; p' = p + momentum·v' − lr·g (Nesterov) or p + v'. */
+  sgdUpdate(param: Float32Array, velocity: Float32Array, grad: Float32Array, lr: number, momentum: number, nesterov: boolean,
+    nextParam: Float32Array, nextVelocity: Float32Array): void;
+  /** Keras-1 Adam: m' = β1·m + (1−β1)·g; v' = β2·v + (1−β2)·g²; p' = p − lrCorrected·m' / (√v' + ε). */
+  adamUpdate(param: Float32Array, m: Float32Array, v: Float32Array, grad: Float32Array, lrCorrected: number, beta1: number,
+    oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, epsilon: number, nextParam: Float32Array, nextM: Float32Array, nextV: Float32Array): void;
 }
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");

@@ -5,6 +5,7 @@ import { batchNormKernels } from "./kernels/batchnorm.js";
 import { conv2dKernels } from "./kernels/conv.js";
 import { elementwiseKernels } from "./kernels/elementwise.js";
 import { matMulKernels } from "./kernels/matmul.js";
+import { optimizerKernels } from "./kernels/optimizer.js";
 import { poolKernels } from "./kernels/pool.js";
 import { NATIVE_BACKEND, type KernelContext } from "./kernels/util.js";
 
@@ -18,7 +19,8 @@ export function nativeKernelConfigs(addon: NativeAddon): tf.KernelConfig[] {
       return config.kernelFunc;
     },
   };
-  return [...conv2dKernels(ctx), ...matMulKernels(ctx), ...poolKernels(ctx), ...batchNormKernels(ctx), ...elementwiseKernels(ctx)].map((c) => ({
+  return [...conv2dKernels(ctx), ...matMulKernels(ctx), ...poolKernels(ctx), ...batchNormKernels(ctx), ...elementwiseKernels(ctx),
+    ...optimizerKernels(ctx)].map((c) => ({
     ...c,
     backendName: NATIVE_BACKEND,
   }));

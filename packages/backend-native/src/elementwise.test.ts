@@ -115,6 +115,15 @@ describe.skipIf(nativeUnavailable)(`ft-native elementwise kernels match the cpu 
     compare("Tile", { x: [random(size(shape)), shape] }, { reps }, "tile");
   });
 
+  it.each([
+    ["NHWC spatial (ZeroPadding2D)", [2, 5, 4, 3], [[0, 0], [3, 2], [1, 3], [0, 0]], 0],
+    ["every axis, a constant", [3, 4, 5], [[1, 2], [0, 1], [2, 0]], -1.5],
+    ["rank 1", [7], [[2, 3]], 0.25],
+    ["large, split between threads", [4, 64, 64, 24], [[0, 0], [3, 3], [3, 3], [0, 0]], 0],
+  ] as Array<[string, number[], Array<[number, number]>, number]>)("PadV2 %s", (_, shape, paddings, constantValue) => {
+    compare("PadV2", { x: [random(size(shape)), shape] }, { paddings, constantValue }, "pad");
+  });
+
   it("ran with two loop threads", () => {
     expect(loadNativeAddon().info()).toMatchObject({ loopThreads: 2 });
   });
@@ -162,5 +171,7 @@ describe.skipIf(nativeUnavailable)(`ft-native elementwise kernels match the cpu 
     expect(() => a.concat([f(6), f(5)], [3, 3], 2, f(12))).toThrow(/inputs\[1\] has 5/);
     expect(() => a.concat([f(6), f(6)], [3, 3], 2, f(13))).toThrow(/out has 13/);
     expect(() => a.concat([f(6), new Float64Array(6) as unknown as Float32Array], [3, 3], 2, f(12))).toThrow(/Float32Array/);
+    expect(() => a.pad(f(6), [2, 3], [1, 0], [0, 1], 0, f(11))).toThrow(/out has 11/);
+    expect(() => a.pad(f(6), [2, 3], [-1, 0], [0, 0], 0, f(3))).toThrow(/before\[0\]/);
   });
 });

@@ -32,6 +32,7 @@ export {
   type ValidationSource,
 } from "./data/image-folder.js";
 export { createBatchSource, type BatchSourceOptions, type StreamingBatchSource } from "./data/pipeline.js";
+export { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, batchNormTraining, hasBatchNormTrainingKernel } from "./layers/batch-norm-training.js";
 export { LRN, type LRNArgs } from "./layers/lrn.js";
 export { PoolHelper, type PoolHelperArgs } from "./layers/pool-helper.js";
 export { downloadFile, hashFile, formatBytes, PARTIAL_SUFFIX, type DownloadOptions, type DownloadProgress, type DownloadResult } from "./weights/download.js";
@@ -43,7 +44,7 @@ export { loadWeights, flattenedFeatureShape, type LoadWeightsOptions, type LoadR
 export { createModel, createModelWithReport, type CreateModelOptions, type CreatedModel } from "./weights/create.js";
 export { Scale, type ScaleArgs } from "./layers/scale.js";
 export { Trainer, splitSizes, trainableKeys, type TrainerOptions, type TrainResult, type TrainState, type EpochLog, type BatchInfo, type Callback, type StopReason, type CheckpointMeta } from "./train/trainer.js";
-export { KerasSgd, KerasAdam, Optimizer, createOptimizer, resolveOptimizerConfig, SEED_SGD, type OptimizerConfig, type SgdConfig, type AdamConfig, type OptimizerState, type ParamUpdate } from "./train/optimizers.js";
+export { KERAS_ADAM_UPDATE, KERAS_SGD_UPDATE, KerasSgd, KerasAdam, Optimizer, createOptimizer, resolveOptimizerConfig, SEED_SGD, type OptimizerConfig, type SgdConfig, type AdamConfig, type OptimizerState, type ParamUpdate } from "./train/optimizers.js";
 export { scheduleFactor, resolveSchedule, type ScheduleConfig, type ScheduleKind, type ScheduleClock } from "./train/schedules.js";
 export { ProgressCallback, MetricsLogger, CheckpointCallback, EarlyStopping, ReportCallback, CSV_COLUMNS, CHECKPOINT_FILES, writeFileAtomic, type ProgressInfo } from "./train/callbacks.js";
 export { writeCheckpoint, readCheckpoint, loadModelWeights, weightKey, type LoadedCheckpoint } from "./train/checkpoint.js";

@@ -1,12 +1,21 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD } from "@ft/core";
 import { installNativeGradients } from "../gradients.js";
-import { allocateOutput, CENTERED_DOT, f32, type KernelContext } from "./util.js";
+import { allocateOutput, CENTERED_DOT, f32, sizeOf, type KernelContext } from "./util.js";
+
+/** These kernels have no cpu fallback: a non-float32 input is a caller's error. */
+function floats(backend: MathBackendCPU, t: tf.TensorInfo, name: string): Float32Array {
+  const values = f32(backend, t);
+  if (!values) throw new Error(`ft-native BatchNorm training: ${name} must be float32, got ${t.dtype}`);
+  return values;
+}
 
 
 /**
  * FusedBatchNorm: (x - mean) * scale / sqrt(variance + epsilon) + offset, parameters broadcast like
- * the cpu kernel; plus FtCenteredDot, used by its gradient (gradients.ts).
+ * the cpu kernel; FtCenteredDot, used by its gradient (gradients.ts); and @ft/core's training-mode
+ * BatchNorm and its gradient, each one addon call.
  */
 export function batchNormKernels(ctx: KernelContext): tf.KernelConfig[] {
   const fallback = ctx.fallback("FusedBatchNorm");
@@ -32,9 +41,33 @@ export function batchNormKernels(ctx: KernelContext): tf.KernelConfig[] {
     ctx.addon.centeredDot(f32(backend, x!)!, f32(backend, mean!)!, f32(backend, dy!)!, out);
     return backend.makeTensorInfo(mean!.shape, "float32", out);
   };
+  const training: tf.KernelFunc = (args) => {
+    const backend = args.backend as MathBackendCPU;
+    const { x, scale, offset } = args.inputs as Record<string, tf.TensorInfo>;
+    const channels = scale!.shape[0]!;
+    const y = allocateOutput(backend, sizeOf(x!.shape)), mean = new Float32Array(channels), variance = new Float32Array(channels);
+    ctx.addon.batchNormTraining(floats(backend, x!, "x"), channels, floats(backend, scale!, "scale"), floats(backend, offset!, "offset"),
+      (args.attrs as { varianceEpsilon: number }).varianceEpsilon, y, mean, variance);
+    return [backend.makeTensorInfo(x!.shape, "float32", y), backend.makeTensorInfo([channels], "float32", mean),
+      backend.makeTensorInfo([channels], "float32", variance)];
+  };
+  const trainingGrad: tf.KernelFunc = (args) => {
+    const backend = args.backend as MathBackendCPU;
+    const { dy, x, mean, variance, scale, dMean, dVariance } = args.inputs as Record<string, tf.TensorInfo>;
+    const channels = mean!.shape[0]!;
+    const dx = allocateOutput(backend, sizeOf(x!.shape)), dScale = new Float32Array(channels), dOffset = new Float32Array(channels);
+    ctx.addon.batchNormTrainingGrad(floats(backend, dy!, "dy"), floats(backend, x!, "x"), floats(backend, mean!, "mean"),
+      floats(backend, variance!, "variance"), floats(backend, scale!, "scale"), floats(backend, dMean!, "dMean"),
+      floats(backend, dVariance!, "dVariance"), (args.attrs as { varianceEpsilon: number }).varianceEpsilon,
+      dx, dScale, dOffset);
+    return [backend.makeTensorInfo(x!.shape, "float32", dx), backend.makeTensorInfo([channels], "float32", dScale),
+      backend.makeTensorInfo([channels], "float32", dOffset)];
+  };
   return [
     { kernelName: "FusedBatchNorm", backendName: "", kernelFunc },
     { kernelName: CENTERED_DOT, backendName: "", kernelFunc: centeredDot },
+    { kernelName: BATCH_NORM_TRAINING, backendName: "", kernelFunc: training },
+    { kernelName: BATCH_NORM_TRAINING_GRAD, backendName: "", kernelFunc: trainingGrad },
   ];
 }
 

@@ -15,7 +15,7 @@ function padShape(shape: number[], rank: number): number[] {
 
 /**
  * Broadcasting float32 binary ops, float32 unary ops, Sum/Mean over a contiguous block of axes
- * (N,H,W of an NHWC tensor, or H,W, or the last axes) and Tile. Other dtypes, empty tensors and
+ * (N,H,W of an NHWC tensor, or H,W, or the last axes), Tile and constant padding. Other dtypes, empty tensors and
  * non-contiguous reductions fall back to the cpu kernels.
  */
 export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
@@ -112,6 +112,21 @@ export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
       const outShape = x.shape.map((d, i) => d * reps[i]!);
       const out = allocateOutput(backend, sizeOf(outShape));
       addon.tile(xv, x.shape, reps, out);
+      return backend.makeTensorInfo(outShape, "float32", out);
+    },
+  });
+
+  const padFallback = ctx.fallback("PadV2");
+  configs.push({
+    kernelName: "PadV2", backendName: "", kernelFunc: (args) => {
+      const backend = args.backend as MathBackendCPU;
+      const x = args.inputs.x as tf.TensorInfo;
+      const { paddings, constantValue } = args.attrs as { paddings: Array<[number, number]>; constantValue: number };
+      const xv = f32(backend, x);
+      if (!xv || xv.length === 0 || x.shape.length < 1 || x.shape.length > MAX_RANK || paddings.length !== x.shape.length) return padFallback(args);
+      const outShape = x.shape.map((d, i) => paddings[i]![0] + d + paddings[i]![1]);
+      const out = allocateOutput(backend, sizeOf(outShape));
+      addon.pad(xv, x.shape, paddings.map((p) => p[0]), paddings.map((p) => p[1]), constantValue, out);
       return backend.makeTensorInfo(outShape, "float32", out);
     },
   });

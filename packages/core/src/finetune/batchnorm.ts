@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { UsageError } from "../errors.js";
+import { batchNormTraining, hasBatchNormTrainingKernel } from "../layers/batch-norm-training.js";
 
 /**
  * What BatchNormalization layers do during training steps:
@@ -28,7 +29,9 @@ export function isBatchNorm(layer: tfl.layers.Layer): boolean {
 /**
  * Applies `policy` to every BatchNormalization layer of `model` (can be called again to change it).
  * Porting note: tfjs ignores `trainable` for BN statistics, so the layer's `call` is wrapped to pass
- * `training: false` when the policy says inference mode; nothing else about the layer changes.
+ * `training: false` when the policy says inference mode. In training mode, on a backend with a fused
+ * training-BatchNorm kernel (ft-native), the wrapper normalises with that kernel instead of tfjs-layers'
+ * moments + batchNorm: the same values, a fraction of the memory passes.
  * Returns the number of BN layers.
  */
 export function applyBatchNormPolicy(model: tfl.LayersModel, policy: BatchNormPolicy): number {
@@ -49,16 +52,49 @@ export function applyBatchNormPolicy(model: tfl.LayersModel, policy: BatchNormPo
     target.call = (inputs, kwargs) => {
       const inference = own.policy === "frozen" || (own.policy === "auto" && !layer.trainable);
       const args = inference && kwargs?.training ? { ...kwargs, training: false } : kwargs;
-      return args?.training ? withConstantAffine(layer, () => original(inputs, args)) : original(inputs, args);
+      if (!args?.training) return original(inputs, args);
+      return trainWithOneKernel(layer, inputs) ?? withConstantAffine(layer, () => original(inputs, args));
     };
   }
   return count;
 }
 
+interface LayerVariable {
+  shape: number[];
+  read(): tf.Tensor;
+  write(value: tf.Tensor): void;
+}
+
 interface BatchNormFields {
-  gamma: { read(): tf.Tensor } | null;
-  beta: { read(): tf.Tensor } | null;
-  movingMean: { shape: number[] };
+  axis: number;
+  epsilon: number;
+  momentum: number;
+  gamma: LayerVariable | null;
+  beta: LayerVariable | null;
+  movingMean: LayerVariable;
+  movingVariance: LayerVariable;
+}
+
+/**
+ * tfjs-layers' BatchNormalization training path (normalise with batch statistics, then move the moving
+ * statistics toward them by 1 − momentum) with the normalisation as one kernel. Undefined where that
+ * kernel does not apply: another backend, a non-float input, or statistics over an axis other than the last.
+ */
+function trainWithOneKernel(layer: tfl.layers.Layer, inputs: tf.Tensor | tf.Tensor[]): tf.Tensor | undefined {
+  const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0]! : undefined) : inputs;
+  const bn = layer as unknown as BatchNormFields;
+  if (!x || x.dtype !== "float32" || (bn.axis !== -1 && bn.axis !== x.rank - 1) || !hasBatchNormTrainingKernel()) return undefined;
+  return tf.tidy(() => {
+    const channels = [x.shape[x.rank - 1]!];
+    const [y, mean, variance] = batchNormTraining(x, bn.gamma?.read() ?? tf.ones(channels), bn.beta?.read() ?? tf.zeros(channels), bn.epsilon);
+    for (const [variable, value] of [[bn.movingMean, mean], [bn.movingVariance, variance]] as const) {
+      tf.tidy(() => {
+        const current = variable.read();
+        variable.write(tf.sub(current, tf.mul(tf.sub(current, value), 1 - bn.momentum)));
+      });
+    }
+    return y;
+  });
 }
 
 /**
@@ -71,8 +107,8 @@ function withConstantAffine<T>(layer: tfl.layers.Layer, call: () => T): T {
   if (bn.gamma && bn.beta) return call();
   const { gamma, beta } = bn;
   const shape = bn.movingMean.shape;
-  bn.gamma ??= { read: () => tf.ones(shape) };
-  bn.beta ??= { read: () => tf.zeros(shape) };
+  bn.gamma ??= { read: () => tf.ones(shape) } as LayerVariable;
+  bn.beta ??= { read: () => tf.zeros(shape) } as LayerVariable;
   try {
     return call();
   } finally {

@@ -144,6 +144,20 @@ export abstract class Optimizer {
   }
 }
 
+/**
+ * One-pass kernels for the two updates, for backends that have them (ft-native): tfjs runs each
+ * update as six to nine full-size tensor ops per parameter. Both must give the tensor code's values.
+ * SGD: inputs param, velocity, grad; attrs lr, momentum, nesterov; outputs the new param and velocity.
+ */
+export const KERAS_SGD_UPDATE = "FtKerasSgdUpdate";
+/** Adam: inputs param, m, v, grad; attrs lrCorrected, beta1, beta2, epsilon; outputs the new param, m and v. */
+export const KERAS_ADAM_UPDATE = "FtKerasAdamUpdate";
+
+function runUpdateKernel(kernelName: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap): tf.Tensor[] | undefined {
+  if (!tf.getKernel(kernelName, tf.getBackend())) return undefined;
+  return tf.engine().runKernel(kernelName, inputs, attrs) as unknown as tf.Tensor[];
+}
+
 /** Keras-1 SGD (see `SgdConfig`). */
 export class KerasSgd extends Optimizer {
   declare readonly config: SgdConfig;
@@ -151,12 +165,14 @@ export class KerasSgd extends Optimizer {
     return 1;
   }
   protected update(u: ParamUpdate, [velocity]: tf.Variable[], lr: number): void {
-    const m = this.config.momentum;
-    const step = tf.mul(u.grad, lr);
-    const v = tf.sub(tf.mul(velocity!, m), step);
-    const next = this.config.nesterov ? tf.sub(tf.add(u.variable, tf.mul(v, m)), step) : tf.add(u.variable, v);
-    velocity!.assign(v);
-    u.variable.assign(next);
+    const { momentum: m, nesterov } = this.config;
+    const [next, v] = runUpdateKernel(KERAS_SGD_UPDATE, { param: u.variable, velocity: velocity!, grad: u.grad }, { lr, momentum: m, nesterov }) ?? (() => {
+      const step = tf.mul(u.grad, lr);
+      const v = tf.sub(tf.mul(velocity!, m), step);
+      return [nesterov ? tf.sub(tf.add(u.variable, tf.mul(v, m)), step) : tf.add(u.variable, v), v];
+    })();
+    velocity!.assign(v!);
+    u.variable.assign(next!);
   }
 }
 
@@ -176,12 +192,15 @@ export class KerasAdam extends Optimizer {
   private correction = 1;
   protected update(u: ParamUpdate, [m, v]: tf.Variable[], lr: number): void {
     const { beta1, beta2, epsilon } = this.config;
-    const mNext = tf.add(tf.mul(m!, beta1), tf.mul(u.grad, 1 - beta1));
-    const vNext = tf.add(tf.mul(v!, beta2), tf.mul(tf.square(u.grad), 1 - beta2));
-    const next = tf.sub(u.variable, tf.div(tf.mul(mNext, lr * this.correction), tf.add(tf.sqrt(vNext), epsilon)));
-    m!.assign(mNext);
-    v!.assign(vNext);
-    u.variable.assign(next);
+    const lrCorrected = lr * this.correction;
+    const [next, mNext, vNext] = runUpdateKernel(KERAS_ADAM_UPDATE, { param: u.variable, m: m!, v: v!, grad: u.grad }, { lrCorrected, beta1, beta2, epsilon }) ?? (() => {
+      const mNext = tf.add(tf.mul(m!, beta1), tf.mul(u.grad, 1 - beta1));
+      const vNext = tf.add(tf.mul(v!, beta2), tf.mul(tf.square(u.grad), 1 - beta2));
+      return [tf.sub(u.variable, tf.div(tf.mul(mNext, lrCorrected), tf.add(tf.sqrt(vNext), epsilon))), mNext, vNext];
+    })();
+    m!.assign(mNext!);
+    v!.assign(vNext!);
+    u.variable.assign(next!);
   }
 }
 

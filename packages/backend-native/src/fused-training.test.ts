@@ -1,0 +1,113 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { batchNormTraining, createOptimizer, type OptimizerConfig } from "@ft/core";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { loadNativeAddon } from "./addon.js";
+import { nativeUnavailable, random, relativeError, skipReason } from "./test-utils/compare.js";
+
+process.env.FT_NATIVE_LOOP_THREADS = "2";
+
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+/**
+ * A loss that depends on all three outputs of a training BatchNorm (so the statistics' gradients are
+ * exercised too), and its gradients with respect to x, scale and offset. `fused` uses @ft/core's
+ * one-kernel op; otherwise tfjs-layers' composition: tf.moments, then tf.batchNorm.
+ */
+function lossAndGrads(fused: boolean, x: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, weights: tf.Tensor[]) {
+  const [wy, wMean, wVariance] = weights as [tf.Tensor, tf.Tensor, tf.Tensor];
+  const f = (xs: tf.Tensor, s: tf.Tensor, o: tf.Tensor) => {
+    const axes = xs.shape.slice(0, -1).map((_, i) => i);
+    const [y, mean, variance] = fused
+      ? batchNormTraining(xs, s, o, 1e-3)
+      : (({ mean, variance }) => [tf.batchNorm(xs, mean, variance, o, s, 1e-3), mean, variance])(tf.moments(xs, axes));
+    return tf.addN([tf.sum(tf.mul(y!, wy)), tf.sum(tf.mul(mean!, wMean)), tf.sum(tf.mul(variance!, wVariance))]) as tf.Scalar;
+  };
+  const { value, grads } = tf.valueAndGrads(f)([x, scale, offset]);
+  return [value, ...grads].map((t) => t.dataSync().slice() as Float32Array);
+}
+
+describe.skipIf(nativeUnavailable)(`ft-native fused training kernels${skipReason}`, () => {
+  afterEach(() => void tf.setBackend("cpu"));
+
+  it.each([
+    ["NHWC, odd sizes", [3, 5, 4, 7], 0],
+    ["rank 2 (after a Dense layer)", [6, 9], 0],
+    ["large, split between threads", [4, 24, 24, 64], 0],
+    ["mean far from zero (shifted one-pass variance)", [2, 6, 6, 5], 1000],
+  ] as Array<[string, number[], number]>)("training BatchNorm %s: loss and gradients equal the cpu backend's moments + batchNorm", (_, shape, shift) => {
+    const c = shape[shape.length - 1]!;
+    const xv = random(size(shape)).map((v, i) => shift + v * (1 + (i % c)));
+    const sv = random(c).map((v) => 1 + 0.5 * v), ov = random(c);
+    const wv = [random(size(shape)), random(c), random(c)];
+    const run = (backend: string, fused: boolean) => {
+      tf.setBackend(backend);
+      return tf.tidy(() => lossAndGrads(fused, tf.tensor(xv, shape), tf.tensor(sv), tf.tensor(ov), [tf.tensor(wv[0]!, shape), tf.tensor(wv[1]!), tf.tensor(wv[2]!)]));
+    };
+    const cpu = run("cpu", false);
+    const addon = loadNativeAddon();
+    const forward = vi.spyOn(addon, "batchNormTraining"), backward = vi.spyOn(addon, "batchNormTrainingGrad");
+    const native = run("ft-native", true);
+    expect([forward.mock.calls.length, backward.mock.calls.length]).toEqual([1, 1]);
+    vi.restoreAllMocks();
+    ["loss", "dx", "dScale", "dOffset"].forEach((name, i) => expect(relativeError(native[i]!, cpu[i]!), name).toBeLessThan(shift ? 1e-3 : 1e-4));
+  });
+
+  it("a frozen scale (not differentiated) gives the same dx and leaves no tensor behind", () => {
+    tf.setBackend("ft-native");
+    const x = tf.tensor(random(2 * 3 * 3 * 4), [2, 3, 3, 4]), scale = tf.tensor(random(4)), offset = tf.zeros([4]);
+    const loss = (xs: tf.Tensor) => tf.sum(tf.square(batchNormTraining(xs, scale, offset, 1e-3)[0]));
+    tf.dispose(tf.grad(loss)(x)); // warm-up: kernels allocate their first scalars
+    const before = tf.memory().numTensors;
+    const dx = tf.grad(loss)(x);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    tf.setBackend("cpu");
+    const reference = tf.grad((xs: tf.Tensor) => {
+      const { mean, variance } = tf.moments(xs, [0, 1, 2]);
+      return tf.sum(tf.square(tf.batchNorm(xs, mean, variance, offset, scale, 1e-3)));
+    })(x);
+    expect(relativeError(dx.dataSync(), reference.dataSync())).toBeLessThan(1e-4);
+    tf.dispose([x, scale, offset, dx, reference]);
+  });
+
+  const optimizers: OptimizerConfig[] = [
+    { kind: "sgd", lr: 0.05, momentum: 0.9, nesterov: true, decay: 1e-3 },
+    { kind: "sgd", lr: 0.1, momentum: 0.5, nesterov: false, decay: 0 },
+    { kind: "adam", lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, decay: 1e-3 },
+  ];
+  it.each(optimizers)("$kind (nesterov $nesterov): three updates in one native pass each give the cpu backend's bits", (config) => {
+    const shape = [3, 3, 16, 32]; // large enough for the threaded loop
+    const p0 = random(size(shape)), grads = [random(size(shape)), random(size(shape)), random(size(shape))];
+    const run = (backend: string) => {
+      tf.setBackend(backend);
+      const variable = tf.variable(tf.tensor(p0, shape), true, `p_${backend}_${config.kind}_${String((config as { nesterov?: boolean }).nesterov)}`);
+      const optimizer = createOptimizer(config);
+      for (const g of grads) tf.tidy(() => optimizer.apply([{ key: "p", variable, grad: tf.tensor(g, shape), lrScale: 0.5 }], config.lr));
+      const [slot] = optimizer.getState().slots.get("p")!;
+      const out = [variable.dataSync().slice(), slot!.dataSync().slice()];
+      optimizer.dispose();
+      variable.dispose();
+      return out;
+    };
+    const cpu = run("cpu");
+    const spy = vi.spyOn(loadNativeAddon(), config.kind === "sgd" ? "sgdUpdate" : "adamUpdate");
+    const native = run("ft-native");
+    expect(spy).toHaveBeenCalledTimes(3);
+    vi.restoreAllMocks();
+    expect(relativeError(cpu[0]!, p0), "the updates moved the parameter").toBeGreaterThan(1e-3);
+    expect(Array.from(native[0]!)).toEqual(Array.from(cpu[0]!));
+    expect(Array.from(native[1]!)).toEqual(Array.from(cpu[1]!));
+  });
+
+  it("bad calls throw", () => {
+    const a = loadNativeAddon();
+    const f = (n: number) => new Float32Array(n);
+    expect(() => a.batchNormTraining(f(10), 4, f(4), f(4), 1e-3, f(10), f(4), f(4))).toThrow(/x has 10 elements, not a positive multiple of 4/);
+    expect(() => a.batchNormTraining(f(12), 4, f(3), f(4), 1e-3, f(12), f(4), f(4))).toThrow(/scale has 3/);
+    expect(() => a.batchNormTraining(f(12), 4, f(4), f(4), -1, f(12), f(4), f(4))).toThrow(/epsilon/);
+    expect(() => a.batchNormTrainingGrad(f(12), f(12), f(4), f(4), f(4), f(4), f(4), 1e-3, f(11), f(4), f(4))).toThrow(/dx has 11/);
+    expect(() => a.batchNormTrainingGrad(f(12), f(12), f(4), f(4), f(4), f(3), f(4), 1e-3, f(12), f(4), f(4))).toThrow(/dMean has 3/);
+    expect(() => a.sgdUpdate(f(5), f(5), f(4), 0.1, 0.9, true, f(5), f(5))).toThrow(/grad has 4/);
+    expect(() => a.sgdUpdate(f(5), f(5), f(5), 0.1, 0.9, 1 as unknown as boolean, f(5), f(5))).toThrow(/nesterov/);
+    expect(() => a.adamUpdate(f(5), f(5), f(5), f(5), 0.1, 0.9, 0.1, 0.999, 0.001, 1e-8, f(5), f(5), f(6))).toThrow(/nextV has 6/);
+  });
+});

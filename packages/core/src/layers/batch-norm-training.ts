@@ -1,0 +1,61 @@
+import * as tf from "@tensorflow/tfjs-core";
+
+/**
+ * Training-mode BatchNorm as one kernel, for backends that implement it (ft-native does).
+ * Inputs x (channels last), scale and offset of length C; attr varianceEpsilon. Outputs y, and the
+ * batch mean and biased variance over every axis but the last, as tf.moments computes them.
+ * Its gradient is the kernel below: with tfjs's own ops (moments, then batchNorm) a training BN is
+ * a dozen full-size passes backward, which cost more than the convolutions on a native engine.
+ */
+export const BATCH_NORM_TRAINING = "FtBatchNormTraining";
+/**
+ * Inputs dy, x, mean, variance, scale, and dMean, dVariance (the gradients of the other two outputs);
+ * attr varianceEpsilon. Outputs dx, dScale, dOffset.
+ */
+export const BATCH_NORM_TRAINING_GRAD = "FtBatchNormTrainingGrad";
+
+tf.registerGradient({
+  kernelName: BATCH_NORM_TRAINING,
+  inputsToSave: ["x", "scale"],
+  outputsToSave: [false, true, true],
+  gradFunc: (dys, saved, attrs) => {
+    const [x, scale, mean, variance] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    // The engine hands zeros for outputs off the gradient path (the statistics, in ft's models);
+    // the kernel folds their gradients into its per-channel coefficients at no cost.
+    const [dy, dMean, dVariance] = (dys as Array<tf.Tensor | null>).map((d, i) => d ?? tf.zerosLike(i === 0 ? x : mean)) as [tf.Tensor, tf.Tensor, tf.Tensor];
+    // The engine calls each input's thunk in its own tidy, and skips inputs off the gradient path
+    // (a frozen layer's scale), so the per-channel gradients are carried between thunks as plain
+    // arrays: a tensor kept for a thunk that never runs would leak.
+    let params: { dScale: Float32Array; dOffset: Float32Array } | undefined;
+    const backward = (): tf.Tensor => {
+      const [dx, dScale, dOffset] = tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD, { dy, x, mean, variance, scale, dMean, dVariance }, attrs) as tf.Tensor[];
+      params = { dScale: (dScale!.dataSync() as Float32Array).slice(), dOffset: (dOffset!.dataSync() as Float32Array).slice() };
+      return dx!;
+    };
+    const param = (key: "dScale" | "dOffset") => () => {
+      if (!params) tf.dispose(backward());
+      return tf.tensor(params![key], scale.shape);
+    };
+    return { x: backward, scale: param("dScale"), offset: param("dOffset") };
+  },
+});
+
+/** True when the active backend runs training-mode BatchNorm as one kernel. */
+export function hasBatchNormTrainingKernel(): boolean {
+  return tf.getKernel(BATCH_NORM_TRAINING, tf.getBackend()) !== undefined;
+}
+
+/**
+ * Normalises `x` with its own batch statistics over every axis but the last, then scales and
+ * shifts: the same values and gradients as tfjs-layers' training path (tf.moments + tf.batchNorm).
+ * Needs `hasBatchNormTrainingKernel()`. Returns [y, mean, variance].
+ */
+export function batchNormTraining(x: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, varianceEpsilon: number): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const channels = x.shape[x.rank - 1];
+  for (const [name, t] of [["scale", scale], ["offset", offset]] as const) {
+    if (t.rank !== 1 || t.shape[0] !== channels) {
+      throw new Error(`batchNormTraining: ${name} has shape [${t.shape}], expected [${channels}] (the last axis of x, shape [${x.shape}])`);
+    }
+  }
+  return tf.engine().runKernel(BATCH_NORM_TRAINING, { x, scale, offset }, { varianceEpsilon }) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+}
