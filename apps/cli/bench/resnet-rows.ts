@@ -29,8 +29,8 @@ function randomBatch(batch: number, size: number): { x: tf.Tensor4D; y: tf.Tenso
  * Where the batch does not fit the engine's memory (wasm's 4 GiB heap), it runs as micro-batches with
  * accumulated gradients, as the trainer does; `microBatch` in the result says so.
  */
-export function resnetTrainStep(size: number, batch: number, backend: string): { step: () => Promise<void>; microBatch: number } {
-  const model: tfl.LayersModel = getModel("resnet50").build({ includeTop: true, inputShape: [size, size, 3] });
+export function resnetTrainStep(size: number, batch: number, backend: string, modelName = "resnet50"): { step: () => Promise<void>; microBatch: number } {
+  const model: tfl.LayersModel = getModel(modelName).build({ includeTop: true, inputShape: [size, size, 3] });
   applyBatchNormPolicy(model, "train"); // batch statistics, as the trainer runs the seed recipe
   const plan = planMicroBatches(model, batch, backend);
   const optimizer = createOptimizer(SEED_SGD);

@@ -373,6 +373,32 @@ Napi::Value Pad(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// slice(x, xShape, begin, size, out): out = x[begin[0] : begin[0] + size[0], ...] (tfjs Slice), rank 1..8.
+Napi::Value Slice(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 5 || !info[1].IsArray()) fail(env, "slice takes (x, xShape, begin, size, out)");
+  const uint32_t rank = info[1].As<Napi::Array>().Length();
+  if (rank < 1 || rank > 8) fail(env, "slice supports rank 1 to 8");
+  Dims xs = intsArg(info, 1, "xShape", rank), begin = intsArg(info, 2, "begin", rank, 0), size = intsArg(info, 3, "size", rank);
+  for (uint32_t k = 0; k < rank; k++) {
+    if (begin[k] + size[k] > xs[k]) fail(env, "slice [" + std::to_string(begin[k]) + ", " + std::to_string(begin[k] + size[k]) + ") of axis " + std::to_string(k) + " exceeds its size " + std::to_string(xs[k]));
+  }
+  const float* x = f32Arg(info, 0, "x", product(env, xs, "x")).data;
+  float* out = f32Arg(info, 4, "out", product(env, size, "out")).data;
+  const int64_t inner = size[rank - 1], rows = product(env, size, "out") / inner;
+#pragma omp parallel for schedule(static) if (parallel(rows * inner)) num_threads(loopThreads())
+  for (int64_t row = 0; row < rows; row++) {
+    int64_t off = begin[rank - 1], stride = xs[rank - 1], rest = row;
+    for (uint32_t k = rank - 1; k-- > 0;) {
+      off += (rest % size[k] + begin[k]) * stride;
+      rest /= size[k];
+      stride *= xs[k];
+    }
+    std::copy(x + off, x + off + inner, out + row * inner);
+  }
+  return env.Undefined();
+}
+
 }  // namespace
 
 void registerElementwise(Napi::Env env, Napi::Object exports) {
@@ -381,6 +407,7 @@ void registerElementwise(Napi::Env env, Napi::Object exports) {
   FT_EXPORT(exports, env, "reduce", Reduce);
   FT_EXPORT(exports, env, "tile", Tile);
   FT_EXPORT(exports, env, "pad", Pad);
+  FT_EXPORT(exports, env, "slice", Slice);
   FT_EXPORT(exports, env, "centeredDot", CenteredDot);
   FT_EXPORT(exports, env, "concat", Concat);
 }

@@ -2,11 +2,13 @@
  * Times (and with --profile, breaks down by kernel) ResNet-50 steps on ft-native, built exactly as
  * `pnpm bench` builds them. Not part of the tests. Run from the repository root:
  *   pnpm exec tsx --conditions source packages/backend-native/scripts/resnet50.ts --row train --size 64 --batch 8 [--steps 3] [--profile | --by-size] [--backend cpu]
+ * `--model vgg19` (any registered name) times that model's training step instead.
  * Prints one JSON line with images_per_s (median step), like apps/cli/bench/torch_peer.py.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { registerNativeBackend } from "../src/index.js";
 import { resnetInferStep, resnetTrainStep, timeSteps } from "../../../apps/cli/bench/resnet-rows.js";
+import "../../../apps/cli/src/models.js";
 
 const args = process.argv.slice(2);
 const opt = (name: string, fallback: string) => {
@@ -14,7 +16,7 @@ const opt = (name: string, fallback: string) => {
   return i >= 0 ? args[i + 1]! : fallback;
 };
 const row = opt("row", "train"), size = Number(opt("size", "64")), batch = Number(opt("batch", "8"));
-const steps = Number(opt("steps", "3")), backend = opt("backend", "ft-native");
+const steps = Number(opt("steps", "3")), backend = opt("backend", "ft-native"), model = opt("model", "resnet50");
 const bySize = args.includes("--by-size");
 const profile = args.includes("--profile") || bySize;
 
@@ -44,14 +46,12 @@ if (profile) {
   }
 }
 
-// resnet-rows' train step returns { step, microBatch } (older versions: the step itself).
-const made = row === "train" ? (resnetTrainStep as (...a: unknown[]) => unknown)(size, batch, backend) : resnetInferStep(size, batch);
-const step = (typeof made === "function" ? made : (made as { step: () => Promise<void> }).step) as () => Promise<void>;
+const step = row === "train" ? resnetTrainStep(size, batch, backend, model).step : resnetInferStep(size, batch);
 await step(); // warm-up: primitive creation and first-touch allocations, left out of the profile
 kernelMs.clear();
 const times = await timeSteps(step, 0, steps);
 const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
-console.log(JSON.stringify({ backend, row, size, batch, steps, seconds: times.map((t) => +t.toFixed(3)), images_per_s: +(batch / median).toFixed(3),
+console.log(JSON.stringify({ backend, model, row, size, batch, steps, seconds: times.map((t) => +t.toFixed(3)), images_per_s: +(batch / median).toFixed(3),
   rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20) }));
 if (profile) {
   const total = [...kernelMs.values()].reduce((a, b) => a + b.ms, 0);

@@ -57,6 +57,8 @@ export interface NativeAddon {
   tile(x: Float32Array, xShape: number[], reps: number[], out: Float32Array): void;
   /** Constant padding: out has shape xShape[k] + before[k] + after[k]. */
   pad(x: Float32Array, xShape: number[], before: number[], after: number[], value: number, out: Float32Array): void;
+  /** out = x[begin[k] : begin[k] + size[k]] along every axis k. */
+  slice(x: Float32Array, xShape: number[], begin: number[], size: number[], out: Float32Array): void;
   /** Keras-1 SGD: v' = momentum·v − lr·g; p' = p + momentum·v' − lr·g (Nesterov) or p + v'. */
   sgdUpdate(param: Float32Array, velocity: Float32Array, grad: Float32Array, lr: number, momentum: number, nesterov: boolean,
     nextParam: Float32Array, nextVelocity: Float32Array): void;

@@ -124,6 +124,19 @@ describe.skipIf(nativeUnavailable)(`ft-native elementwise kernels match the cpu 
     compare("PadV2", { x: [random(size(shape)), shape] }, { paddings, constantValue }, "pad");
   });
 
+  it.each([
+    ["NHWC spatial crop (ZeroPadding2D's gradient)", [2, 7, 6, 3], [0, 2, 1, 0], [2, 4, 3, 3]],
+    ["every axis", [3, 4, 5], [1, 1, 2], [2, 2, 3]],
+    ["last axis only", [4, 9], [0, 3], [4, 5]],
+    ["large, split between threads", [4, 70, 70, 24], [0, 3, 3, 0], [4, 64, 64, 24]],
+  ] as Array<[string, number[], number[], number[]]>)("Slice %s", (_, shape, begin, sliceSize) => {
+    compare("Slice", { x: [random(size(shape)), shape] }, { begin, size: sliceSize }, "slice");
+  });
+
+  it("a contiguous Slice stays the cpu backend's view", () => {
+    compare("Slice", { x: [random(60), [3, 4, 5]] }, { begin: [1, 0, 0], size: [2, 4, 5] }, "slice", 0);
+  });
+
   it("ran with two loop threads", () => {
     expect(loadNativeAddon().info()).toMatchObject({ loopThreads: 2 });
   });
@@ -173,5 +186,7 @@ describe.skipIf(nativeUnavailable)(`ft-native elementwise kernels match the cpu 
     expect(() => a.concat([f(6), new Float64Array(6) as unknown as Float32Array], [3, 3], 2, f(12))).toThrow(/Float32Array/);
     expect(() => a.pad(f(6), [2, 3], [1, 0], [0, 1], 0, f(11))).toThrow(/out has 11/);
     expect(() => a.pad(f(6), [2, 3], [-1, 0], [0, 0], 0, f(3))).toThrow(/before\[0\]/);
+    expect(() => a.slice(f(6), [2, 3], [0, 2], [2, 2], f(4))).toThrow(/axis 1 exceeds its size 3/);
+    expect(() => a.slice(f(6), [2, 3], [0, 1], [2, 2], f(5))).toThrow(/out has 5/);
   });
 });

@@ -15,7 +15,7 @@ function padShape(shape: number[], rank: number): number[] {
 
 /**
  * Broadcasting float32 binary ops, float32 unary ops, Sum/Mean over a contiguous block of axes
- * (N,H,W of an NHWC tensor, or H,W, or the last axes), Tile and constant padding. Other dtypes, empty tensors and
+ * (N,H,W of an NHWC tensor, or H,W, or the last axes), Tile, constant padding and strided slices. Other dtypes, empty tensors and
  * non-contiguous reductions fall back to the cpu kernels.
  */
 export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
@@ -128,6 +128,25 @@ export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
       const out = allocateOutput(backend, sizeOf(outShape));
       addon.pad(xv, x.shape, paddings.map((p) => p[0]), paddings.map((p) => p[1]), constantValue, out);
       return backend.makeTensorInfo(outShape, "float32", out);
+    },
+  });
+
+  // The cpu Slice returns a view when the slice is one contiguous run; otherwise (the gradient of
+  // ZeroPadding2D, for one) it walks a TensorBuffer element by element: a minute per VGG-19 step.
+  const sliceFallback = ctx.fallback("Slice");
+  configs.push({
+    kernelName: "Slice", backendName: "", kernelFunc: (args) => {
+      const backend = args.backend as MathBackendCPU;
+      const x = args.inputs.x as tf.TensorInfo;
+      const xv = f32(backend, x);
+      if (!xv || x.shape.length < 1 || x.shape.length > MAX_RANK) return sliceFallback(args);
+      const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, (args.attrs as { begin: number | number[] }).begin,
+        (args.attrs as { size?: number | number[] }).size);
+      tf.slice_util.assertParamsValid(x as tf.Tensor, begin, size);
+      if (sizeOf(size) === 0 || tf.slice_util.isSliceContinous(x.shape, begin, size)) return sliceFallback(args);
+      const out = allocateOutput(backend, sizeOf(size));
+      addon.slice(xv, x.shape, begin, size, out);
+      return backend.makeTensorInfo(size, "float32", out);
     },
   });
   return configs;
