@@ -27,6 +27,29 @@ describe.skipIf(nativeUnavailable)(`ft-native output pool${skipReason}`, () => {
     tf.dispose([a, b, second]);
   });
 
+  it("over its cap, evicts the least recently used lengths first", () => {
+    tf.setBackend("ft-native");
+    const pool = backend();
+    const cap = pool.maxPooledBytes;
+    const sizes = [5000, 6000, 7000];
+    const outputs = sizes.map((m) => tf.relu(tf.tensor(random(m))));
+    pool.maxPooledBytes = pool.idleBytes + (5000 + 7000) * 4; // room for two of the three
+    try {
+      outputs[1]!.dispose();
+      outputs[0]!.dispose();
+      // 6000 was used least recently: 7000 evicts it and keeps 5000.
+      outputs[2]!.dispose();
+      const reused = (m: number) => {
+        const before = pool.idleBytes;
+        tf.dispose(tf.relu(tf.tensor(random(m))));
+        return pool.idleBytes === before; // the output came from the pool and went back to it
+      };
+      expect([5000, 7000, 6000].map(reused)).toEqual([true, true, false]);
+    } finally {
+      pool.maxPooledBytes = cap;
+    }
+  });
+
   it("never recycles an array a caller read (dataSync returns the backing array)", () => {
     tf.setBackend("ft-native");
     const a = tf.tensor(random(n), shape), b = tf.tensor(random(n), shape);
