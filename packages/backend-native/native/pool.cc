@@ -69,7 +69,7 @@ Napi::Value Pool(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-constexpr int64_t kChannelBlock = 16;
+constexpr int64_t kChannelBlock = 64;
 
 // maxPoolGrad(dy, xShape, geometry, x, dx): dx = 0, then each window's dy goes to the first strict
 // maximum of x in that window. Work is split by (batch, channel block): those write disjoint dx.
