@@ -150,6 +150,7 @@ describe.skipIf(nativeUnavailable)(`ft-native kernels match the cpu backend${ski
       { name: "3×3 stride 2 same", x: [2, 9, 8, 5], filterSize: 3, strides: 2, pad: "same" },
       { name: "2×3 stride [2, 1] same", x: [2, 7, 6, 2], filterSize: [2, 3], strides: [2, 1], pad: "same" },
       { name: "3×3 stride 1 same, 20 channels", x: [3, 5, 4, 20], filterSize: 3, strides: 1, pad: "same" },
+      { name: "3×3 stride 2 same, 70 channels (two blocks in MaxPoolGrad)", x: [2, 5, 6, 70], filterSize: 3, strides: 2, pad: "same" },
       { name: "2×2 stride 2 valid, odd input", x: [2, 7, 9, 4], filterSize: 2, strides: 2, pad: "valid" },
       { name: "3×3 stride 1, explicit pad 1", x: [2, 6, 5, 3], filterSize: 3, strides: 1, pad: 1 },
     ];
