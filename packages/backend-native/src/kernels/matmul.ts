@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { f32, isChannelVector, sizeOf, type KernelContext } from "./util.js";
+import { allocateOutput, f32, isChannelVector, sizeOf, type KernelContext } from "./util.js";
 
 /** BatchMatMul and _FusedMatMul (bias + relu fused; other activations, PReLU and general batch broadcasting fall back to cpu). */
 export function matMulKernels(ctx: KernelContext): tf.KernelConfig[] {
@@ -30,7 +30,7 @@ export function matMulKernels(ctx: KernelContext): tf.KernelConfig[] {
       const aShape = [batchA, a!.shape[ra - 2]!, a!.shape[ra - 1]!], bShape = [batchB, b!.shape[rb - 2]!, b!.shape[rb - 1]!];
       if (aShape.includes(0) || bShape.includes(0)) return fallback(args);
       const outShape = [...outer, m, n];
-      const out = new Float32Array(sizeOf(outShape));
+      const out = allocateOutput(backend, sizeOf(outShape));
       addon.batchMatMul(av, aShape, bv, bShape, transposeA, transposeB, out, biasv, act === "relu");
       return backend.makeTensorInfo(outShape, "float32", out);
     };
