@@ -158,6 +158,20 @@ function runUpdateKernel(kernelName: string, inputs: tf.NamedTensorMap, attrs: t
   return tf.engine().runKernel(kernelName, inputs, attrs) as unknown as tf.Tensor[];
 }
 
+/** [new param, new velocity] */
+function sgdWithTensorOps(u: ParamUpdate, velocity: tf.Tensor, lr: number, momentum: number, nesterov: boolean): tf.Tensor[] {
+  const step = tf.mul(u.grad, lr);
+  const v = tf.sub(tf.mul(velocity, momentum), step);
+  return [nesterov ? tf.sub(tf.add(u.variable, tf.mul(v, momentum)), step) : tf.add(u.variable, v), v];
+}
+
+/** [new param, new m, new v] */
+function adamWithTensorOps(u: ParamUpdate, m: tf.Tensor, v: tf.Tensor, lrCorrected: number, { beta1, beta2, epsilon }: AdamConfig): tf.Tensor[] {
+  const mNext = tf.add(tf.mul(m, beta1), tf.mul(u.grad, 1 - beta1));
+  const vNext = tf.add(tf.mul(v, beta2), tf.mul(tf.square(u.grad), 1 - beta2));
+  return [tf.sub(u.variable, tf.div(tf.mul(mNext, lrCorrected), tf.add(tf.sqrt(vNext), epsilon))), mNext, vNext];
+}
+
 /** Keras-1 SGD (see `SgdConfig`). */
 export class KerasSgd extends Optimizer {
   declare readonly config: SgdConfig;
@@ -166,11 +180,8 @@ export class KerasSgd extends Optimizer {
   }
   protected update(u: ParamUpdate, [velocity]: tf.Variable[], lr: number): void {
     const { momentum: m, nesterov } = this.config;
-    const [next, v] = runUpdateKernel(KERAS_SGD_UPDATE, { param: u.variable, velocity: velocity!, grad: u.grad }, { lr, momentum: m, nesterov }) ?? (() => {
-      const step = tf.mul(u.grad, lr);
-      const v = tf.sub(tf.mul(velocity!, m), step);
-      return [nesterov ? tf.sub(tf.add(u.variable, tf.mul(v, m)), step) : tf.add(u.variable, v), v];
-    })();
+    const [next, v] = runUpdateKernel(KERAS_SGD_UPDATE, { param: u.variable, velocity: velocity!, grad: u.grad }, { lr, momentum: m, nesterov }) ??
+      sgdWithTensorOps(u, velocity!, lr, m, nesterov);
     velocity!.assign(v!);
     u.variable.assign(next!);
   }
@@ -193,11 +204,8 @@ export class KerasAdam extends Optimizer {
   protected update(u: ParamUpdate, [m, v]: tf.Variable[], lr: number): void {
     const { beta1, beta2, epsilon } = this.config;
     const lrCorrected = lr * this.correction;
-    const [next, mNext, vNext] = runUpdateKernel(KERAS_ADAM_UPDATE, { param: u.variable, m: m!, v: v!, grad: u.grad }, { lrCorrected, beta1, beta2, epsilon }) ?? (() => {
-      const mNext = tf.add(tf.mul(m!, beta1), tf.mul(u.grad, 1 - beta1));
-      const vNext = tf.add(tf.mul(v!, beta2), tf.mul(tf.square(u.grad), 1 - beta2));
-      return [tf.sub(u.variable, tf.div(tf.mul(mNext, lrCorrected), tf.add(tf.sqrt(vNext), epsilon))), mNext, vNext];
-    })();
+    const [next, mNext, vNext] = runUpdateKernel(KERAS_ADAM_UPDATE, { param: u.variable, m: m!, v: v!, grad: u.grad }, { lrCorrected, beta1, beta2, epsilon }) ??
+      adamWithTensorOps(u, m!, v!, lrCorrected, this.config);
     m!.assign(mNext!);
     v!.assign(vNext!);
     u.variable.assign(next!);
