@@ -52,7 +52,9 @@ export function applyBatchNormPolicy(model: tfl.LayersModel, policy: BatchNormPo
     target.call = (inputs, kwargs) => {
       const inference = own.policy === "frozen" || (own.policy === "auto" && !layer.trainable);
       const args = inference && kwargs?.training ? { ...kwargs, training: false } : kwargs;
-      if (!args?.training) return original(inputs, args);
+      // A training step through a BN in inference mode needs the constant affine too: tfjs's gradient of
+      // batchNorm fails on a missing scale.
+      if (!args?.training) return kwargs?.training ? withConstantAffine(layer, () => original(inputs, args)) : original(inputs, args);
       return trainWithOneKernel(layer, inputs) ?? withConstantAffine(layer, () => original(inputs, args));
     };
   }
@@ -98,8 +100,9 @@ function trainWithOneKernel(layer: tfl.layers.Layer, inputs: tf.Tensor | tf.Tens
 }
 
 /**
- * Porting note: tfjs-layers 4.22 reads gamma and beta unconditionally in its training path, so a BN built
- * with `scale: false` or `center: false` (Keras-applications Inception-V3) throws there. For the duration of
+ * Porting note: tfjs-layers 4.22 reads gamma and beta unconditionally in its training path, and the
+ * gradient of tf.batchNorm fails without a scale, so a BN built with `scale: false` or `center: false`
+ * (Keras-applications Inception-V3) throws in a training step, whether it uses batch or moving statistics. For the duration of
  * the call, the missing weight is replaced by the constant it stands for (gamma 1, beta 0); it gets no gradient.
  */
 function withConstantAffine<T>(layer: tfl.layers.Layer, call: () => T): T {

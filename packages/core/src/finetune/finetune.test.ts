@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Trainer, trainableKeys } from "../train/trainer.js";
 import { memorySource, snapshot, tinyModel, useCpu } from "../train/test-utils/fixtures.js";
@@ -130,6 +131,19 @@ describe("BatchNorm policy", () => {
     expect(auto.after.get("bn1/moving_mean")).toEqual(auto.before.get("bn1/moving_mean"));
     expect(auto.after.get("bn1/moving_variance")).toEqual(auto.before.get("bn1/moving_variance"));
     expect(auto.after.get("bn2/moving_mean")).not.toEqual(auto.before.get("bn2/moving_mean"));
+  });
+
+  it.each(["train", "frozen"] as const)("a BN without scale (Keras-applications Inception-V3) trains under policy %s", (policy) => {
+    const input = tfl.input({ shape: [4, 4, 3] });
+    const conv = tfl.layers.conv2d({ filters: 2, kernelSize: 3, name: "c" });
+    const bn = tfl.layers.batchNormalization({ scale: false, name: "bn" });
+    const out = tfl.layers.globalAveragePooling2d({}).apply(bn.apply(conv.apply(input))) as tfl.SymbolicTensor;
+    const model = tfl.model({ inputs: input, outputs: out });
+    applyBatchNormPolicy(model, policy);
+    const x = tf.randomNormal([2, 4, 4, 3], 0, 1, "float32", 5);
+    const { grads: g } = tf.variableGrads(() => tf.sum(tf.square(model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, model.trainableWeights.map((w) => w.read() as tf.Variable));
+    expect(Object.keys(g).length).toBe(3); // conv kernel, conv bias, BN beta
+    expect(Object.values(g).some((t) => t.dataSync().some((v) => v !== 0))).toBe(true);
   });
 
   it("frozen BN in training mode gives the same output as inference", () => {
