@@ -14,8 +14,17 @@ export async function decodeImage(input: string | Uint8Array, origin = typeof in
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), height: info.height, width: info.width, channels: 3 };
   } catch (error) {
-    throw new FtError(`cannot decode image ${origin}: ${reasonOf(error)}`);
+    throw new FtError(`cannot decode image ${origin}: ${decodeFailure(error)}`);
   }
+}
+
+/**
+ * libvips reports a damaged body (a truncated JPEG) with the decoder's own warning ("Premature end of
+ * JPEG file") or, depending on which of its threads saw it first, only with this generic line.
+ */
+function decodeFailure(error: unknown): string {
+  const reason = reasonOf(error);
+  return /treated as error due to failOn/i.test(reason) ? `corrupt or truncated image data (${reason})` : reason;
 }
 
 /**
