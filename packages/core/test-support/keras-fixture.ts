@@ -14,6 +14,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
+import { mulberry32 } from "../src/data/random.js";
 
 /** One weight of a layer as the file stores it. */
 export interface WeightEntry {
@@ -84,17 +85,6 @@ export function weightedLayers(structure: FileStructure): LayerEntry[] {
   return structure.layers.filter((l) => l.weights.length > 0);
 }
 
-/** mulberry32: a small seeded generator of uniform numbers in [0, 1). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function hash(text: string): number {
   let h = 2166136261;
@@ -113,7 +103,7 @@ export function canonicalWeights(structure: FileStructure, seed: number): Weight
     values.set(
       layer.name,
       layer.weights.map((w, i) => {
-        const next = random(hash(`${seed}/${layer.name}/${i}`));
+        const next = mulberry32(hash(`${seed}/${layer.name}/${i}`));
         const shape = tfShapeOf(w);
         const size = shape.reduce((a, b) => a * b, 1);
         const out = new Float32Array(size);

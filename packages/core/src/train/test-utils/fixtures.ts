@@ -3,23 +3,15 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import * as tfl from "@tensorflow/tfjs-layers";
 import type { Batch, BatchSource } from "../../data/dataset.js";
+import { mulberry32 } from "../../data/random.js";
 
 export async function useCpu(): Promise<void> {
   await tf.setBackend("cpu");
   await tf.ready();
 }
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers in [0, 1). */
+export const rng = mulberry32;
 
 export interface TinyModelOptions {
   /** Input side (default 8). */
