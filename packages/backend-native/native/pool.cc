@@ -1,7 +1,8 @@
 // 2-D max/avg pooling and their gradients (NHWC), written as loops that reproduce the TensorFlow.js
-// cpu kernels exactly: avg pooling divides by the number of in-bounds pixels, its gradient by the
-// full window size (as tfjs does), and max pooling routes the gradient to the first strict maximum
-// of each window in row-major window order (ties after relu included).
+// cpu kernels: avg pooling divides by the number of in-bounds pixels, and so does its gradient (the
+// true gradient, as in TensorFlow and @ft/core's cpu kernel; tfjs's stock cpu kernel divides by the
+// full window), and max pooling routes the gradient to the first strict maximum of each window in
+// row-major window order (ties after relu included).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -116,14 +117,13 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// avgPoolGrad(dy, xShape, geometry, dx): each window spreads dy / (filterH * filterW) over its
-// in-bounds pixels (tfjs divides by the full window here, unlike the forward pass).
+// avgPoolGrad(dy, xShape, geometry, dx): each window spreads dy / (its in-bounds pixels) over them.
+// Work is split by image: images write disjoint dx.
 Napi::Value AvgPoolGrad(const Napi::CallbackInfo& info) {
   PoolGeometry g = readPool(info, 1);
   const float* dy = f32Arg(info, 0, "dy", g.ySize()).data;
   float* dx = f32Arg(info, 3, "dx", g.xSize()).data;
   const int64_t C = g.c;
-  const float scale = 1.f / static_cast<float>(g.kh * g.kw);
   std::fill(dx, dx + g.xSize(), 0.f);
 #pragma omp parallel for schedule(static) num_threads(loopThreads())
   for (int64_t b = 0; b < g.n; b++) {
@@ -131,19 +131,19 @@ Napi::Value AvgPoolGrad(const Napi::CallbackInfo& info) {
       const int64_t r0 = yr * g.sh - g.pt, rMin = std::max<int64_t>(0, r0), rMax = std::min(g.h, r0 + g.kh);
       for (int64_t yc = 0; yc < g.ow; yc++) {
         const int64_t c0 = yc * g.sw - g.pl, cMin = std::max<int64_t>(0, c0), cMax = std::min(g.w, c0 + g.kw);
+        const int64_t count = (rMax - rMin) * (cMax - cMin);
+        if (count <= 0) continue;
+        const float scale = 1.f / static_cast<float>(count);
         const float* g0 = dy + ((b * g.oh + yr) * g.ow + yc) * C;
         for (int64_t r = rMin; r < rMax; r++) {
           for (int64_t cc = cMin; cc < cMax; cc++) {
             float* out = dx + ((b * g.h + r) * g.w + cc) * C;
-            for (int64_t d = 0; d < C; d++) out[d] += g0[d];
+            for (int64_t d = 0; d < C; d++) out[d] += g0[d] * scale;
           }
         }
       }
     }
   }
-  float* end = dx + g.xSize();
-#pragma omp parallel for schedule(static) num_threads(loopThreads())
-  for (float* p = dx; p < end; p++) *p *= scale;
   return info.Env().Undefined();
 }
 

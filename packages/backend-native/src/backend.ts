@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { registerCpuTrainingKernels } from "@ft/core";
 import { loadNativeAddon, type NativeAddon } from "./addon.js";
 import { NativeBackendCPU } from "./native-backend.js";
 import { batchNormKernels } from "./kernels/batchnorm.js";
@@ -36,6 +37,8 @@ let registered = false;
 export function registerNativeBackend(): NativeAddon {
   const addon = loadNativeAddon();
   if (registered) return addon;
+  // The fallbacks and shared kernels copied below are the cpu backend's, with @ft/core's corrections.
+  registerCpuTrainingKernels();
   tf.registerBackend(NATIVE_BACKEND, () => new NativeBackendCPU(), 3);
   const native = nativeKernelConfigs(addon);
   const overridden = new Set(native.map((c) => c.kernelName));

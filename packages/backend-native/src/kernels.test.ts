@@ -153,7 +153,10 @@ describe.skipIf(nativeUnavailable)(`ft-native kernels match the cpu backend${ski
       { name: "3×3 stride 2 same, 70 channels (two blocks in MaxPoolGrad)", x: [2, 5, 6, 70], filterSize: 3, strides: 2, pad: "same" },
       { name: "2×2 stride 2 valid, odd input", x: [2, 7, 9, 4], filterSize: 2, strides: 2, pad: "valid" },
       { name: "3×3 stride 1, explicit pad 1", x: [2, 6, 5, 3], filterSize: 3, strides: 1, pad: 1 },
+      { name: "3×3 stride 1 same on a 1×1 map", x: [2, 1, 1, 6], filterSize: 3, strides: 1, pad: "same" },
     ];
+    // The cpu AvgPoolGrad here is @ft/core's (registerNativeBackend installs it), proven in core to be the
+    // exact adjoint of the forward pass; tfjs's stock one divides border windows by the full window.
     it.each(cases)("MaxPool, AvgPool and their gradients: $name", (c) => {
       // Half the inputs are exactly 0 (as after relu), so windows hold ties.
       const x = random(size(c.x)).map((v) => Math.max(v, 0));
@@ -164,6 +167,13 @@ describe.skipIf(nativeUnavailable)(`ft-native kernels match the cpu backend${ski
       const dy: [Float32Array, number[]] = [random(size(y.shape)), y.shape];
       expectKernelMatchesCpu("MaxPoolGrad", { dy, input: [x, c.x], output: [y.values, y.shape] }, attrs, "maxPoolGrad");
       expectKernelMatchesCpu("AvgPoolGrad", { dy, input: [x, c.x] }, attrs, "avgPoolGrad");
+    });
+
+    it("AvgPoolGrad of a 3×3 same window on a 1×1 map passes dy through (each window averaged one pixel)", () => {
+      const dy = random(2 * 6);
+      const dx = runKernelOn("ft-native", "AvgPoolGrad", { dy: [dy, [2, 1, 1, 6]], input: [new Float32Array(12), [2, 1, 1, 6]] },
+        { filterSize: 3, strides: 1, pad: "same" });
+      expect(dx.values).toEqual(dy);
     });
   });
 

@@ -14,6 +14,7 @@ export {
   type BackendAttempt,
 } from "./backend/select.js";
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from "./backend/wasm-kernels/index.js";
+export { registerCpuTrainingKernels } from "./backend/avg-pool-grad.js";
 export { ftHome } from "./paths.js";
 export type { Example, RawImage, ImageDataset, Batch, BatchSource } from "./data/dataset.js";
 export { resizeBilinear, resizeBilinearBytes } from "./data/resize.js";

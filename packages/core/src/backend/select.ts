@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { FtError, UsageError } from "../errors.js";
+import { registerCpuTrainingKernels } from "./avg-pool-grad.js";
 import { registerWasmTrainingKernels } from "./wasm-kernels/index.js";
 
 /**
@@ -102,6 +103,7 @@ registerBackendCandidate({
   load: async () => {
     await import("@tensorflow/tfjs-backend-cpu");
   },
+  setup: registerCpuTrainingKernels,
   threads: () => 1,
 });
 

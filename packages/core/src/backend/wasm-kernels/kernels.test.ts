@@ -201,32 +201,10 @@ describe("pool gradients", () => {
     expectSameAsCpu("MaxPoolGrad", { dy, input: [x, [2, 4, 4, 1]], output: out }, attrs);
   });
 
+  // With padding, the stock cpu kernel is wrong: avg-pool-grad.test.ts proves both against the forward pass.
   it("AvgPoolGrad matches the cpu backend for valid padding", () => {
     const c = cases[0]!;
     const { x, dy, dyShape, attrs } = poolCase(c);
     expectSameAsCpu("AvgPoolGrad", { dy: [dy, dyShape], input: [x, c.x] }, attrs);
-  });
-
-  it.each(cases.slice(1))("AvgPoolGrad is the exact adjoint of the forward AvgPool with padding: $name", (c) => {
-    // AvgPool is linear, so its gradient at dy is Σ_j dy_j · ∂y_j/∂x_i = Σ_j dy_j · avgPool(e_i)_j:
-    // the reference is built from the cpu backend's forward pass alone (which excludes padding).
-    const { dy, dyShape, attrs } = poolCase(c);
-    const size = c.x.reduce((a, b) => a * b);
-    tf.setBackend("cpu");
-    const want = new Float32Array(size);
-    tf.tidy(() => {
-      const perImage = size / c.x[0];
-      const [, h, w, ch] = c.x;
-      // perImage one-hot images of one sample each, pooled as a batch.
-      const basis = tf.reshape(tf.cast(tf.oneHot(tf.range(0, perImage, 1, "int32"), perImage), "float32"), [perImage, h, w, ch]) as tf.Tensor4D;
-      const pooled = tf.reshape(tf.avgPool(basis, c.filterSize, c.strides, c.pad), [perImage, -1]);
-      const dyAll = tf.reshape(tf.tensor(dy, dyShape), [c.x[0], -1]);
-      for (let n = 0; n < c.x[0]; n++) {
-        const dyN = tf.reshape(tf.slice(dyAll, [n, 0], [1, -1]), [-1, 1]);
-        want.set(tf.matMul(pooled, dyN).dataSync(), n * perImage);
-      }
-    });
-    const got = runOn("wasm", "AvgPoolGrad", { dy: [dy, dyShape], input: [new Float32Array(size), c.x] }, attrs);
-    expect(relativeError(got.values, want)).toBeLessThan(1e-5);
   });
 });

@@ -1,22 +1,6 @@
-import { backend_util, type AvgPoolGradAttrs, type KernelFunc, type MaxPoolGradAttrs, type TensorInfo } from "@tensorflow/tfjs-core";
+import type { AvgPoolGradAttrs, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+import { poolGradInfo, spreadAvgPoolGradient } from "../avg-pool-grad.js";
 import { allocate, assertWasmBackend, heapView } from "./wasm-heap.js";
-
-interface PoolWindow {
-  info: backend_util.Conv2DInfo;
-}
-
-function poolInfo(input: TensorInfo, attrs: AvgPoolGradAttrs & { dimRoundingMode?: "floor" | "round" | "ceil" }): PoolWindow {
-  return {
-    info: backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      attrs.filterSize,
-      attrs.strides,
-      1,
-      attrs.pad,
-      attrs.dimRoundingMode,
-    ),
-  };
-}
 
 /**
  * `MaxPoolGrad`: each window's gradient goes to its first maximum in row-major order (as in
@@ -27,7 +11,7 @@ function poolInfo(input: TensorInfo, attrs: AvgPoolGradAttrs & { dimRoundingMode
 export const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   assertWasmBackend(backend);
   const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
-  const { info } = poolInfo(input, attrs as unknown as MaxPoolGradAttrs);
+  const info = poolGradInfo(input, attrs as unknown as AvgPoolGradAttrs);
   const { batchSize, inHeight: inH, inWidth: inW, inChannels: C, outHeight: outH, outWidth: outW } = info;
   const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
   const dxInfo = allocate(backend, [...input.shape]);
@@ -71,45 +55,12 @@ export const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   return dxInfo;
 };
 
-/**
- * `AvgPoolGrad`, divided by the number of input pixels each window actually averaged.
- *
- * Porting note: the forward AvgPool of tfjs (cpu and wasm) excludes padding from the mean, as
- * TensorFlow/Keras do, but their AvgPoolGrad divides by the full window size, so border gradients
- * of "same"-padded average pools (Inception-V3) were wrong. This kernel is the true gradient of the
- * forward pass (checked by finite differences); for "valid" pools it equals the cpu backend's.
- */
+/** `AvgPoolGrad`: the true gradient of the forward AvgPool (see `spreadAvgPoolGradient`). */
 export const avgPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   assertWasmBackend(backend);
   const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
-  const { info } = poolInfo(input, attrs as unknown as AvgPoolGradAttrs);
-  const { batchSize, inHeight: inH, inWidth: inW, inChannels: C, outHeight: outH, outWidth: outW } = info;
-  const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+  const info = poolGradInfo(input, attrs as unknown as AvgPoolGradAttrs);
   const dxInfo = allocate(backend, [...input.shape]);
-  const g = heapView(backend, dy);
-  const dx = heapView(backend, dxInfo);
-  dx.fill(0);
-  for (let n = 0; n < batchSize; n++) {
-    for (let oh = 0; oh < outH; oh++) {
-      const h0 = oh * sh - info.padInfo.top;
-      const hStart = Math.max(0, h0);
-      const hEnd = Math.min(inH, h0 + fh);
-      for (let ow = 0; ow < outW; ow++) {
-        const w0 = ow * sw - info.padInfo.left;
-        const wStart = Math.max(0, w0);
-        const wEnd = Math.min(inW, w0 + fw);
-        const count = (hEnd - hStart) * (wEnd - wStart);
-        if (count <= 0) continue;
-        const scale = 1 / count;
-        const dyBase = ((n * outH + oh) * outW + ow) * C;
-        for (let ih = hStart; ih < hEnd; ih++) {
-          for (let iw = wStart; iw < wEnd; iw++) {
-            const base = ((n * inH + ih) * inW + iw) * C;
-            for (let c = 0; c < C; c++) dx[base + c] += g[dyBase + c]! * scale;
-          }
-        }
-      }
-    }
-  }
+  spreadAvgPoolGradient(heapView(backend, dy), heapView(backend, dxInfo), info);
   return dxInfo;
 };
