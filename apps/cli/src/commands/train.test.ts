@@ -21,14 +21,14 @@ const spec: ModelSpec = {
   topLayers: ["flatten", "predictions"],
   featureLayer: "flatten",
   weights: [],
-  // Seeded initialisers: two "--weights none" runs start from the same weights (the new head is seeded by --seed).
+  // Unseeded initialisers, as in the real architectures: two "--weights none" runs start from the same
+  // weights only because --seed seeds the random initialisation (the resume test below relies on it).
   build: ({ inputShape = [16, 16, 3], includeTop = true }) => {
-    const kernelInitializer = (seed: number) => tfl.initializers.glorotUniform({ seed });
     const input = tfl.input({ shape: inputShape, name: "data" });
-    let x = tfl.layers.conv2d({ filters: 4, kernelSize: 3, name: "conv1", kernelInitializer: kernelInitializer(1) }).apply(input) as tfl.SymbolicTensor;
+    let x = tfl.layers.conv2d({ filters: 4, kernelSize: 3, name: "conv1" }).apply(input) as tfl.SymbolicTensor;
     x = tfl.layers.batchNormalization({ name: "bn1" }).apply(x) as tfl.SymbolicTensor;
     x = tfl.layers.activation({ activation: "relu", name: "relu1" }).apply(x) as tfl.SymbolicTensor;
-    x = tfl.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, name: "conv2", kernelInitializer: kernelInitializer(2) }).apply(x) as tfl.SymbolicTensor;
+    x = tfl.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, name: "conv2" }).apply(x) as tfl.SymbolicTensor;
     x = tfl.layers.batchNormalization({ name: "bn2" }).apply(x) as tfl.SymbolicTensor;
     x = tfl.layers.activation({ activation: "relu", name: "relu2" }).apply(x) as tfl.SymbolicTensor;
     if (includeTop) {
@@ -113,6 +113,15 @@ describe("ft train / eval / predict / export", () => {
     b.dispose();
     const metrics = (dir: string) => readFileSync(join(dir, "metrics.csv"), "utf8").trim().split("\n").map((l) => l.split(",").slice(0, 6).join(","));
     expect(metrics(part)).toEqual(metrics(full));
+  });
+
+  it("refuses run settings beside --resume instead of ignoring them", async () => {
+    const r = await runCli(["--backend", "cpu", "train", "--resume", join(root, "part"), "--epochs", "5", "--no-nesterov", "--no-progress", "--max-steps", "1"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--resume continues a run with the settings in its config\.json, so --epochs, --no-nesterov would be ignored/);
+    const named = await runCli(["--backend", "cpu", "train", "trainy", "--resume", join(root, "part")]);
+    expect(named.code).toBe(2);
+    expect(named.stderr).toMatch(/the model name "trainy" would be ignored/);
   });
 
   it("leaves no run directory behind when the data cannot be opened, and names the problem", async () => {

@@ -124,6 +124,22 @@ function num(name: string, text: string | undefined, check: (v: number) => boole
 }
 const int = (name: string, text: string | undefined, min = 1) => num(name, text, (v) => Number.isInteger(v) && v >= min);
 
+/** Options that belong to one call, not to the run: the only ones `--resume` takes. */
+const PER_CALL_OPTIONS = new Set(["resume", "maxSteps", "progress"]);
+
+/** A run resumes with the settings in its config.json; any other given would be silently ignored, so it is refused. */
+function rejectRunSettingsBesideResume(command: Command, modelName: string | undefined): void {
+  const given = command.options
+    .filter((o) => !PER_CALL_OPTIONS.has(o.attributeName()) && command.getOptionValueSource(o.attributeName()) === "cli")
+    .map((o) => o.long ?? o.flags);
+  if (modelName) given.unshift(`the model name "${modelName}"`);
+  if (given.length === 0) return;
+  throw new UsageError(
+    `--resume continues a run with the settings in its config.json, so ${given.join(", ")} would be ignored: ` +
+      `remove ${given.length > 1 ? "them" : "it"}, or start a new run to change settings`,
+  );
+}
+
 export function trainCommand(program: Command): void {
   program
     .command("train")
@@ -154,15 +170,16 @@ export function trainCommand(program: Command): void {
     .option("--lr-groups <spec>", "discriminative learning rates: stages:FACTOR (geometric up to 1 at the head) or LAYER:SCALE,…")
     .option("--dropout <rate>", "dropout before the new head")
     .option("--augment", "random crop and horizontal flip")
-    .option("--seed <n>", "seed of data order, augmentation and dropout", "0")
+    .option("--seed <n>", "seed of data order, augmentation, dropout, the new head and random weights (--weights none)", "0")
     .option("--early-stopping <patience>", "stop when the monitored metric has not improved for N epochs")
     .addOption(new Option("--monitor <metric>", "metric for the best checkpoint and early stopping (default val_loss)").choices(["val_loss", "val_acc", "loss", "acc"]))
     .option("--max-steps <n>", "stop after N updates (smoke tests); resumable like an interruption")
     .option("--run-dir <dir>", "run directory (default: <runs-root>/<model>-<date>-<time>)")
     .option("--runs-root <dir>", "where new run directories go", "runs")
-    .option("--resume <run-dir>", "continue an interrupted run exactly where it stopped (its config.json wins over other options)")
+    .option("--resume <run-dir>", "continue an interrupted run exactly where it stopped, with its config.json's settings (only --max-steps and --no-progress may be given beside it)")
     .option("--no-progress", "no progress bar")
-    .action(async (modelName: string | undefined, flags: TrainFlags) => {
+    .action(async (modelName: string | undefined, flags: TrainFlags, command: Command) => {
+      if (flags.resume) rejectRunSettingsBesideResume(command, modelName);
       const backend = await selectBackend(program.opts().backend);
       let config: TrainConfig;
       let resume = false;
@@ -187,6 +204,7 @@ export function trainCommand(program: Command): void {
       config.classNames = train.classes;
       const created = await createModelWithReport(config.model, {
         weights: resume ? "none" : config.weights,
+        seed: config.seed,
         inputShape: config.inputShape,
         includeTop: true,
         onProgress: progressPrinter("weights"),

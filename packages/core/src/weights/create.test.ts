@@ -132,6 +132,22 @@ describe("createModel", () => {
     expect(model.getLayer("fc")).toBeDefined();
   });
 
+  it("random weights from a seed are the same on every build, and differ between seeds", async () => {
+    const mathRandom = Math.random;
+    const weightsOf = async (seed?: number) => {
+      const model = await createModel("fttest_tiny", { weights: "none", seed });
+      const values = model.getWeights().map((w) => Array.from(w.dataSync()));
+      model.dispose();
+      return values;
+    };
+    const first = await weightsOf(7);
+    expect(first[0]!.some((v) => v !== 0)).toBe(true);
+    expect(await weightsOf(7)).toEqual(first);
+    expect((await weightsOf(8))[0]).not.toEqual(first[0]);
+    expect((await weightsOf())[0]).not.toEqual(first[0]);
+    expect(Math.random).toBe(mathRandom);
+  });
+
   it("refuses bad weight choices with clear errors", async () => {
     await expect(createModel("fttest_tiny", { weights: "fttest_tinytop.tf" })).rejects.toThrow(/belong to model "fttest_tinytop", not "fttest_tiny"/);
     await expect(createModel("fttest_tiny", { weights: "resnet-ish" })).rejects.toThrow(UsageError);

@@ -7,6 +7,7 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import { FtError, UsageError } from "../errors.js";
 import { findWeightRecord, getModel } from "../registry/registry.js";
 import type { BuildOptions, DimOrdering, ModelSpec, WeightRecord } from "../spec.js";
+import { hashSeed, mulberry32 } from "../data/random.js";
 import { ensureWeightFile } from "./hub.js";
 import { loadWeights, type LoadReport } from "./load.js";
 
@@ -15,6 +16,11 @@ export interface CreateModelOptions extends BuildOptions {
   ordering?: DimOrdering;
   /** Load what matches and list the rest instead of refusing a partial match. */
   allowPartial?: boolean;
+  /**
+   * Seed of the random initialisation with weights `"none"`: the same seed builds the same weights.
+   * Without it they differ on every call.
+   */
+  seed?: number;
   /** Download progress, when the weights must be fetched. */
   onProgress?: (p: { received: number; total?: number; rate: number; etaSeconds?: number }) => void;
 }
@@ -45,7 +51,10 @@ export async function createModelWithReport(name: string, options: CreateModelOp
   const includeTop = options.includeTop ?? true;
   const weights = options.weights === undefined ? "imagenet" : options.weights;
 
-  if (weights === null || weights === "none") return { model: spec.build(options), spec };
+  if (weights === null || weights === "none") {
+    const build = () => spec.build(options);
+    return { model: options.seed === undefined ? build() : withSeededMathRandom(options.seed, build), spec };
+  }
 
   let record: WeightRecord | undefined;
   let path: string;
@@ -92,6 +101,23 @@ export async function createModelWithReport(name: string, options: CreateModelOp
     throw e;
   }
 }
+
+/**
+ * Runs `fn` with `Math.random` drawn from `seed`. tfjs initialisers built without a seed (those of every
+ * architecture) draw theirs from `Math.random`, and building is synchronous, so nothing else sees the swap.
+ */
+function withSeededMathRandom<T>(seed: number, fn: () => T): T {
+  const original = Math.random;
+  Math.random = mulberry32(hashSeed(seed, WEIGHT_INIT_STREAM));
+  try {
+    return fn();
+  } finally {
+    Math.random = original;
+  }
+}
+
+/** Tag of the weight-initialisation stream, so that it is unrelated to the data streams of the same seed. */
+const WEIGHT_INIT_STREAM = 0x77696e69;
 
 /** Refuses, before any download, a record that cannot fill the model as built. */
 function checkRecordFits(spec: ModelSpec, record: WeightRecord, options: BuildOptions): void {
