@@ -7,6 +7,24 @@ export function poolGradInfo(input: TensorInfo, attrs: AvgPoolGradAttrs & { dimR
   return tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
 }
 
+/** One output position of a 2-D pool: its image, the offset of its row of dy, and its window clamped to the input. */
+export type PoolWindowVisitor = (n: number, dyBase: number, hStart: number, hEnd: number, wStart: number, wEnd: number) => void;
+
+/** Calls `visit` for every output position of the pool described by `info` (NHWC). */
+export function forEachPoolWindow(info: backend_util.Conv2DInfo, visit: PoolWindowVisitor): void {
+  const { batchSize, inHeight: inH, inWidth: inW, inChannels: C, outHeight: outH, outWidth: outW } = info;
+  const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+  for (let n = 0; n < batchSize; n++) {
+    for (let oh = 0; oh < outH; oh++) {
+      const h0 = oh * sh - info.padInfo.top;
+      for (let ow = 0; ow < outW; ow++) {
+        const w0 = ow * sw - info.padInfo.left;
+        visit(n, ((n * outH + oh) * outW + ow) * C, Math.max(0, h0), Math.min(inH, h0 + fh), Math.max(0, w0), Math.min(inW, w0 + fw));
+      }
+    }
+  }
+}
+
 /**
  * The true gradient of AvgPool (NHWC): each window spreads its dy over the input pixels it averaged,
  * divided by their number. Writes every element of `dx`.
@@ -17,31 +35,19 @@ export function poolGradInfo(input: TensorInfo, attrs: AvgPoolGradAttrs & { dimR
  * at a 1×1 map, 9× too small.
  */
 export function spreadAvgPoolGradient(dy: Float32Array, dx: Float32Array, info: backend_util.Conv2DInfo): void {
-  const { batchSize, inHeight: inH, inWidth: inW, inChannels: C, outHeight: outH, outWidth: outW } = info;
-  const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+  const { inHeight: inH, inWidth: inW, inChannels: C } = info;
   dx.fill(0);
-  for (let n = 0; n < batchSize; n++) {
-    for (let oh = 0; oh < outH; oh++) {
-      const h0 = oh * sh - info.padInfo.top;
-      const hStart = Math.max(0, h0);
-      const hEnd = Math.min(inH, h0 + fh);
-      for (let ow = 0; ow < outW; ow++) {
-        const w0 = ow * sw - info.padInfo.left;
-        const wStart = Math.max(0, w0);
-        const wEnd = Math.min(inW, w0 + fw);
-        const count = (hEnd - hStart) * (wEnd - wStart);
-        if (count <= 0) continue;
-        const scale = 1 / count;
-        const dyBase = ((n * outH + oh) * outW + ow) * C;
-        for (let ih = hStart; ih < hEnd; ih++) {
-          for (let iw = wStart; iw < wEnd; iw++) {
-            const base = ((n * inH + ih) * inW + iw) * C;
-            for (let c = 0; c < C; c++) dx[base + c] += dy[dyBase + c]! * scale;
-          }
-        }
+  forEachPoolWindow(info, (n, dyBase, hStart, hEnd, wStart, wEnd) => {
+    const count = (hEnd - hStart) * (wEnd - wStart);
+    if (count <= 0) return;
+    const scale = 1 / count;
+    for (let ih = hStart; ih < hEnd; ih++) {
+      for (let iw = wStart; iw < wEnd; iw++) {
+        const base = ((n * inH + ih) * inW + iw) * C;
+        for (let c = 0; c < C; c++) dx[base + c] += dy[dyBase + c]! * scale;
       }
     }
-  }
+  });
 }
 
 /** `AvgPoolGrad` for tfjs' cpu backend (and backends that share its storage), replacing the stock one. */

@@ -1,5 +1,5 @@
 import type { AvgPoolGradAttrs, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
-import { poolGradInfo, spreadAvgPoolGradient } from "../avg-pool-grad.js";
+import { forEachPoolWindow, poolGradInfo, spreadAvgPoolGradient } from "../avg-pool-grad.js";
 import { allocate, assertWasmBackend, heapView } from "./wasm-heap.js";
 
 /**
@@ -12,8 +12,7 @@ export const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   assertWasmBackend(backend);
   const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
   const info = poolGradInfo(input, attrs as unknown as AvgPoolGradAttrs);
-  const { batchSize, inHeight: inH, inWidth: inW, inChannels: C, outHeight: outH, outWidth: outW } = info;
-  const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+  const { inHeight: inH, inWidth: inW, inChannels: C } = info;
   const dxInfo = allocate(backend, [...input.shape]);
   const x = heapView(backend, input);
   const g = heapView(backend, dy);
@@ -21,37 +20,26 @@ export const maxPoolGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   dx.fill(0);
   const best = new Float32Array(C);
   const where = new Int32Array(C);
-  for (let n = 0; n < batchSize; n++) {
-    for (let oh = 0; oh < outH; oh++) {
-      const h0 = oh * sh - info.padInfo.top;
-      const hStart = Math.max(0, h0);
-      const hEnd = Math.min(inH, h0 + fh);
-      for (let ow = 0; ow < outW; ow++) {
-        const w0 = ow * sw - info.padInfo.left;
-        const wStart = Math.max(0, w0);
-        const wEnd = Math.min(inW, w0 + fw);
-        best.fill(-Infinity);
-        where.fill(-1);
-        for (let ih = hStart; ih < hEnd; ih++) {
-          for (let iw = wStart; iw < wEnd; iw++) {
-            const base = ((n * inH + ih) * inW + iw) * C;
-            for (let c = 0; c < C; c++) {
-              const v = x[base + c]!;
-              if (v > best[c]!) {
-                best[c] = v;
-                where[c] = base + c;
-              }
-            }
-          }
-        }
-        const dyBase = ((n * outH + oh) * outW + ow) * C;
+  forEachPoolWindow(info, (n, dyBase, hStart, hEnd, wStart, wEnd) => {
+    best.fill(-Infinity);
+    where.fill(-1);
+    for (let ih = hStart; ih < hEnd; ih++) {
+      for (let iw = wStart; iw < wEnd; iw++) {
+        const base = ((n * inH + ih) * inW + iw) * C;
         for (let c = 0; c < C; c++) {
-          const at = where[c]!;
-          if (at >= 0) dx[at] += g[dyBase + c]!;
+          const v = x[base + c]!;
+          if (v > best[c]!) {
+            best[c] = v;
+            where[c] = base + c;
+          }
         }
       }
     }
-  }
+    for (let c = 0; c < C; c++) {
+      const at = where[c]!;
+      if (at >= 0) dx[at] += g[dyBase + c]!;
+    }
+  });
   return dxInfo;
 };
 
