@@ -30,7 +30,7 @@ export function forEachPoolWindow(info: backend_util.Conv2DInfo, visit: PoolWind
  * divided by their number. Writes every element of `dx`.
  *
  * Porting note: the forward AvgPool of tfjs (cpu and wasm) excludes padding from the mean, as
- * TensorFlow/Keras do, but the cpu and webgl AvgPoolGrad of tfjs 4.22 divide by the full window size,
+ * TensorFlow/Keras do, but the cpu AvgPoolGrad of tfjs 4.22 divides by the full window size,
  * so the border gradients of "same"-padded average pools (every Inception-V3/V4 block) are too small:
  * at a 1×1 map, 9× too small.
  */
