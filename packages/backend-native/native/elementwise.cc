@@ -4,6 +4,7 @@
 // same float32 for a single +, -, *, /); sums accumulate in double, as the cpu kernels do.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include <omp.h>
@@ -251,6 +252,32 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// softmax(x, [rows, length], out): softmax over the last axis, row by row: exp(x - max) / Σ exp(x - max),
+// the exponentials computed and summed in double as tfjs's cpu kernel does in JS numbers.
+Napi::Value Softmax(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Dims s = intsArg(info, 1, "shape", 2);
+  const int64_t rows = s[0], length = s[1];
+  const float* x = f32Arg(info, 0, "x", product(env, s, "x")).data;
+  float* out = f32Arg(info, 2, "out", rows * length).data;
+#pragma omp parallel for schedule(static) if (parallel(rows * length)) num_threads(loopThreads())
+  for (int64_t r = 0; r < rows; r++) {
+    const float* p = x + r * length;
+    float* o = out + r * length;
+    float top = -std::numeric_limits<float>::infinity();
+    for (int64_t i = 0; i < length; i++) top = std::max(top, p[i]);
+    double sum = 0;
+    for (int64_t i = 0; i < length; i++) {
+      const float e = static_cast<float>(std::exp(static_cast<double>(p[i] - top)));
+      o[i] = e;
+      sum += e;
+    }
+    const float total = static_cast<float>(sum);
+    for (int64_t i = 0; i < length; i++) o[i] /= total;
+  }
+  return env.Undefined();
+}
+
 // centeredDot(x, mean, dy, out): out[c] = sum over rows of dy[r, c] * (x[r, c] - mean[c]), x and
 // dy of shape [rows, C] (BatchNorm's scale and variance gradients in one pass), double accumulation.
 Napi::Value CenteredDot(const Napi::CallbackInfo& info) {
@@ -405,6 +432,7 @@ void registerElementwise(Napi::Env env, Napi::Object exports) {
   FT_EXPORT(exports, env, "binary", Binary);
   FT_EXPORT(exports, env, "unary", Unary);
   FT_EXPORT(exports, env, "reduce", Reduce);
+  FT_EXPORT(exports, env, "softmax", Softmax);
   FT_EXPORT(exports, env, "tile", Tile);
   FT_EXPORT(exports, env, "pad", Pad);
   FT_EXPORT(exports, env, "slice", Slice);

@@ -50,6 +50,7 @@ export interface NativeAddon {
   unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
   /** out[o, i] = sum (or mean) over r of x[o, r, i], shape [outer, length, inner]. */
   reduce(x: Float32Array, shape: number[], out: Float32Array, mean: boolean): void;
+  softmax(x: Float32Array, shape: number[], out: Float32Array): void;
   /** out[c] = sum over rows of dy[r, c] * (x[r, c] - mean[c]). */
   centeredDot(x: Float32Array, mean: Float32Array, dy: Float32Array, out: Float32Array): void;
   /** Concatenation: output row o is each input's row o in turn; input i has outer × inners[i] elements. */

@@ -103,6 +103,15 @@ describe.skipIf(nativeUnavailable)(`ft-native elementwise kernels match the cpu 
     expect(Array.from(native)).toEqual(Array.from(cpu));
   });
 
+  it.each([
+    ["ResNet's logits", [8, 1000], 0],
+    ["rank 3, large offsets (the max is subtracted first)", [3, 4, 7], 500],
+    ["one row split between threads", [1, 70000], 0],
+  ] as Array<[string, number[], number]>)("Softmax over the last axis: %s", (_, shape, offset) => {
+    const logits = random(size(shape)).map((v, i) => 8 * v + (i % 3) * offset);
+    compare("Softmax", { logits: [logits, shape] }, { dim: -1 }, "softmax", 1, 1e-6);
+  });
+
   it("Sum over non-adjacent axes falls back to the cpu kernel (and still agrees)", () => {
     compare("Sum", { x: [random(60), [3, 4, 5]] }, { axis: [0, 2], keepDims: false }, "reduce", 0);
   });
@@ -180,6 +189,8 @@ describe.skipIf(nativeUnavailable)(`ft-native elementwise kernels match the cpu 
     expect(() => a.binary(11, f(6), [2, 3], f(6), [2, 3], f(6), [2, 3])).toThrow(/op/);
     expect(() => a.unary(0, f(6), f(7), 0)).toThrow(/out has 7/);
     expect(() => a.reduce(f(24), [2, 3, 4], f(7), false)).toThrow(/out has 7/);
+    expect(() => a.softmax(f(24), [4, 6], f(23))).toThrow(/out has 23/);
+    expect(() => a.softmax(f(23), [4, 6], f(24))).toThrow(/x has 23/);
     expect(() => a.tile(f(6), [2, 3], [2, 2], f(23))).toThrow(/out has 23/);
     expect(() => a.concat([f(6), f(5)], [3, 3], 2, f(12))).toThrow(/inputs\[1\] has 5/);
     expect(() => a.concat([f(6), f(6)], [3, 3], 2, f(13))).toThrow(/out has 13/);

@@ -62,7 +62,7 @@ describe.skipIf(nativeUnavailable)(`ft-native kernels match the cpu backend${ski
       expect(tf.getKernel(k, "ft-native")!.kernelFunc).not.toBe(tf.getKernel(k, "cpu")?.kernelFunc);
     }
     expect(nativeKernelNames()).toEqual(expect.arrayContaining(["Conv2D", "FusedConv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter",
-      "BatchMatMul", "_FusedMatMul", "MaxPool", "AvgPool", "MaxPoolGrad", "AvgPoolGrad", "FusedBatchNorm"]));
+      "BatchMatMul", "_FusedMatMul", "MaxPool", "AvgPool", "MaxPoolGrad", "AvgPoolGrad", "FusedBatchNorm", "Softmax"]));
   });
 
   describe.each(CONV_CASES)("convolution: $name", (c) => {
