@@ -52,10 +52,11 @@ export function applyBatchNormPolicy(model: tfl.LayersModel, policy: BatchNormPo
     target.call = (inputs, kwargs) => {
       const inference = own.policy === "frozen" || (own.policy === "auto" && !layer.trainable);
       const args = inference && kwargs?.training ? { ...kwargs, training: false } : kwargs;
-      // A training step through a BN in inference mode needs the constant affine too: tfjs's gradient of
-      // batchNorm fails on a missing scale.
-      if (!args?.training) return kwargs?.training ? withConstantAffine(layer, () => original(inputs, args)) : original(inputs, args);
-      return trainWithOneKernel(layer, inputs) ?? withConstantAffine(layer, () => original(inputs, args));
+      const fused = args?.training ? trainWithOneKernel(layer, inputs) : undefined;
+      if (fused) return fused;
+      // Any training step, in batch-statistics or inference mode, needs the constant affine: tfjs's gradient
+      // of batchNorm fails on a missing scale.
+      return kwargs?.training ? withConstantAffine(layer, () => original(inputs, args)) : original(inputs, args);
     };
   }
   return count;
