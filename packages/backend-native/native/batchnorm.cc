@@ -195,7 +195,7 @@ Napi::Value BatchNormTraining(const Napi::CallbackInfo& info) {
 //   dx = scale/σ · (dy − dOffset/N − x̂ · dScale/N) + dMean/N + 2·dVariance·(x − mean)/N.
 Napi::Value BatchNormTrainingGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 11) fail(env, "batchNormTrainingGrad takes (dy, x, mean, variance, scale, dMean, dVariance, epsilon, dx, dScale, dOffset)");
+  if (info.Length() < 11) fail(env, "batchNormTrainingGrad takes (dy, x, mean, variance, scale, dMean, dVariance, epsilon, dx, dScale, dOffset, dxSums?)");
   if (!info[2].IsTypedArray()) fail(env, "mean must be a Float32Array");
   const int64_t c = static_cast<int64_t>(info[2].As<Napi::TypedArray>().ElementLength());
   if (c == 0) fail(env, "mean is empty");
@@ -233,7 +233,27 @@ Napi::Value BatchNormTrainingGrad(const Napi::CallbackInfo& info) {
     dScale[j] = static_cast<float>(sumDyCentered[j] * invStd);
     dOffset[j] = static_cast<float>(sumDy[j]);
   }
-  affineRows(rows, c, x, b.data(), d.data(), dx, dy, a.data());
+  F32 dxSums = optionalF32Arg(info, 11, "dxSums", c);
+  if (!dxSums.data) {
+    affineRows(rows, c, x, b.data(), d.data(), dx, dy, a.data());
+    return env.Undefined();
+  }
+  // The same dx, summed per channel as it is written (the bias gradient of a convolution before this BatchNorm).
+  std::vector<double> sums, unused;
+  const float* __restrict pa = a.data();
+  const float* __restrict pb = b.data();
+  const float* __restrict pd = d.data();
+  channelSums(rows, c, sums, unused, [&](int64_t r, float* __restrict s, float*) {
+    const float* __restrict g = dy + r * c;
+    const float* __restrict xr = x + r * c;
+    float* __restrict o = dx + r * c;
+    for (int64_t j = 0; j < c; j++) {
+      const float v = g[j] * pa[j] + xr[j] * pb[j] + pd[j];
+      o[j] = v;
+      s[j] += v;
+    }
+  });
+  for (int64_t j = 0; j < c; j++) dxSums.data[j] = static_cast<float>(sums[j]);
   return env.Undefined();
 }
 

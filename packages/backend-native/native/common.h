@@ -22,8 +22,8 @@ dnnl::stream& cpuStream();
 /**
  * Threads for the memory-bound loops (elementwise, reductions, pooling, BatchNorm): every OpenMP
  * thread unless FT_NATIVE_LOOP_THREADS says otherwise (loops split only above ~1 MB of data).
- * With passive OpenMP waiting (the JS side's default), 2 threads made a ResNet-50 224 px step
- * ~15% faster than 1 here; with libgomp's spinning waits they made it several times slower.
+ * 2 threads made a ResNet-50 224 px step ~15% faster than 1 here (8.4-9.4 against 7.3-8.0 img/s,
+ * interleaved runs, libgomp's default waits).
  */
 int loopThreads();
 
@@ -56,6 +56,26 @@ inline F32 f32Arg(const Napi::CallbackInfo& info, size_t index, const char* name
 inline F32 optionalF32Arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t expected) {
   if (index >= info.Length() || info[index].IsNull() || info[index].IsUndefined()) return F32{};
   return f32Arg(info, index, name, expected);
+}
+
+/** An Int32Array argument with exactly `expected` elements (null/undefined gives an empty one). */
+struct I32 {
+  int32_t* data = nullptr;
+  int64_t length = 0;
+};
+
+inline I32 optionalI32Arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t expected) {
+  Napi::Env env = info.Env();
+  if (index >= info.Length() || info[index].IsNull() || info[index].IsUndefined()) return I32{};
+  if (!info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    fail(env, std::string(name) + " must be an Int32Array");
+  }
+  auto array = info[index].As<Napi::Int32Array>();
+  I32 out{array.Data(), static_cast<int64_t>(array.ElementLength())};
+  if (out.length != expected) {
+    fail(env, std::string(name) + " has " + std::to_string(out.length) + " elements, expected " + std::to_string(expected));
+  }
+  return out;
 }
 
 /** Argument `index` as an array of `count` integers in [min, max]. */

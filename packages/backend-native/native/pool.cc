@@ -32,12 +32,16 @@ PoolGeometry readPool(const Napi::CallbackInfo& info, size_t index) {
   return {xs[0], xs[1], xs[2], xs[3], g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]};
 }
 
-// maxPool(x, xShape, geometry, y) / avgPool(...)
+// maxPool(x, xShape, geometry, y, argmax|null) / avgPool(x, xShape, geometry, y). argmax, when
+// given (x must have fewer than 2^31 elements), receives the index into x of each output's first
+// strict maximum, -1 where the window has none: what maxPoolGradFromArgmax routes the gradient to.
 template <bool IsMax>
 Napi::Value Pool(const Napi::CallbackInfo& info) {
   PoolGeometry g = readPool(info, 1);
   const float* x = f32Arg(info, 0, "x", g.xSize()).data;
   float* y = f32Arg(info, 3, "y", g.ySize()).data;
+  int32_t* argmax = IsMax ? optionalI32Arg(info, 4, "argmax", g.ySize()).data : nullptr;
+  if (argmax && g.xSize() > std::numeric_limits<int32_t>::max()) fail(info.Env(), "argmax needs x below 2^31 elements");
   const int64_t C = g.c;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(loopThreads())
   for (int64_t b = 0; b < g.n; b++) {
@@ -45,14 +49,27 @@ Napi::Value Pool(const Napi::CallbackInfo& info) {
       const int64_t r0 = yr * g.sh - g.pt, rMin = std::max<int64_t>(0, r0), rMax = std::min(g.h, r0 + g.kh);
       for (int64_t yc = 0; yc < g.ow; yc++) {
         const int64_t c0 = yc * g.sw - g.pl, cMin = std::max<int64_t>(0, c0), cMax = std::min(g.w, c0 + g.kw);
-        float* out = y + ((b * g.oh + yr) * g.ow + yc) * C;
+        const int64_t offset = ((b * g.oh + yr) * g.ow + yc) * C;
+        float* out = y + offset;
         const float init = IsMax ? -std::numeric_limits<float>::infinity() : 0.f;
         for (int64_t d = 0; d < C; d++) out[d] = init;
+        if (argmax) std::fill(argmax + offset, argmax + offset + C, -1);
         int64_t count = 0;
         for (int64_t r = rMin; r < rMax; r++) {
           for (int64_t cc = cMin; cc < cMax; cc++) {
-            const float* px = x + ((b * g.h + r) * g.w + cc) * C;
-            if (IsMax) {
+            const int64_t base = ((b * g.h + r) * g.w + cc) * C;
+            const float* px = x + base;
+            if (IsMax && argmax) {
+              // Branch-free, so that it vectorizes: after relu, which pixel wins is a coin toss.
+              int32_t* at = argmax + offset;
+              const int32_t first = static_cast<int32_t>(base);
+              for (int32_t d = 0; d < static_cast<int32_t>(C); d++) {
+                const float v = px[d], o = out[d];
+                const int32_t better = -static_cast<int32_t>(v > o);  // all ones or zero
+                out[d] = v > o ? v : o;
+                at[d] = (at[d] & ~better) | ((first + d) & better);
+              }
+            } else if (IsMax) {
               for (int64_t d = 0; d < C; d++) out[d] = px[d] > out[d] ? px[d] : out[d];
             } else {
               for (int64_t d = 0; d < C; d++) out[d] += px[d];
@@ -117,6 +134,34 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// maxPoolGradFromArgmax(dy, xShape, geometry, argmax, dx): dx = 0, then dy[i] goes to x[argmax[i]]
+// (argmax from maxPool on the same x and geometry). Work is split by image: with argmax from
+// maxPool, image b's indices all point into image b. Indices outside x are refused.
+Napi::Value MaxPoolGradFromArgmax(const Napi::CallbackInfo& info) {
+  PoolGeometry g = readPool(info, 1);
+  const float* dy = f32Arg(info, 0, "dy", g.ySize()).data;
+  I32 argmax = optionalI32Arg(info, 3, "argmax", g.ySize());
+  if (!argmax.data) fail(info.Env(), "argmax must be an Int32Array");
+  float* dx = f32Arg(info, 4, "dx", g.xSize()).data;
+  const int64_t perImageX = g.h * g.w * g.c, perImageY = g.oh * g.ow * g.c;
+  std::fill(dx, dx + g.xSize(), 0.f);
+  int64_t outside = 0;
+#pragma omp parallel for schedule(static) reduction(+ : outside) num_threads(loopThreads())
+  for (int64_t b = 0; b < g.n; b++) {
+    const int64_t lo = b * perImageX, hi = lo + perImageX;
+    for (int64_t i = b * perImageY; i < (b + 1) * perImageY; i++) {
+      const int64_t at = argmax.data[i];
+      if (at >= lo && at < hi) {
+        dx[at] += dy[i];
+      } else if (at != -1) {
+        outside++;
+      }
+    }
+  }
+  if (outside > 0) fail(info.Env(), std::to_string(outside) + " argmax entries point outside their image of x");
+  return info.Env().Undefined();
+}
+
 // avgPoolGrad(dy, xShape, geometry, dx): each window spreads dy / (its in-bounds pixels) over them.
 // Work is split by image: images write disjoint dx.
 Napi::Value AvgPoolGrad(const Napi::CallbackInfo& info) {
@@ -153,6 +198,7 @@ void registerPool(Napi::Env env, Napi::Object exports) {
   FT_EXPORT(exports, env, "maxPool", Pool<true>);
   FT_EXPORT(exports, env, "avgPool", Pool<false>);
   FT_EXPORT(exports, env, "maxPoolGrad", MaxPoolGrad);
+  FT_EXPORT(exports, env, "maxPoolGradFromArgmax", MaxPoolGradFromArgmax);
   FT_EXPORT(exports, env, "avgPoolGrad", AvgPoolGrad);
 }
 

@@ -3,7 +3,8 @@
 # Usage, from the repository root: sh packages/backend-native/scripts/compare-torch.sh
 set -e
 native() { pnpm exec tsx --conditions source packages/backend-native/scripts/resnet50.ts "$@" 2>/dev/null | grep images_per_s; }
-torch() { /usr/bin/python3 apps/cli/bench/torch_peer.py "$@" 2>/dev/null | tail -1; }
+# The peer keeps freed memory as ft-native does (pnpm bench runs it the same way; see apps/cli/bench/run.ts).
+torch() { MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=107374182400 MALLOC_TOP_PAD_=1073741824 /usr/bin/python3 apps/cli/bench/torch_peer.py "$@" 2>/dev/null | tail -1; }
 for row in "train 64 3" "train 224 2" "infer 224 3"; do
   set -- $row
   echo "== $1 $2 px batch 8, load: $(cut -d' ' -f1-3 /proc/loadavg)"

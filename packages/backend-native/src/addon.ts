@@ -25,10 +25,15 @@ export interface NativeAddon {
   /** Shapes are [batch, rows, cols]; a batch of 1 broadcasts. bias has the output's last dimension. */
   batchMatMul(a: Float32Array, aShape: number[], b: Float32Array, bShape: number[], transposeA: boolean, transposeB: boolean,
     out: Float32Array, bias: Float32Array | null, relu: boolean): void;
-  /** geometry: [filterH, filterW, strideH, strideW, padTop, padLeft, outH, outW]. */
-  maxPool(x: Float32Array, xShape: number[], geometry: number[], y: Float32Array): void;
+  /**
+   * geometry: [filterH, filterW, strideH, strideW, padTop, padLeft, outH, outW]. argmax, when given,
+   * receives each output's source index in x (its first strict maximum; -1 if none).
+   */
+  maxPool(x: Float32Array, xShape: number[], geometry: number[], y: Float32Array, argmax?: Int32Array | null): void;
   avgPool(x: Float32Array, xShape: number[], geometry: number[], y: Float32Array): void;
   maxPoolGrad(dy: Float32Array, xShape: number[], geometry: number[], x: Float32Array, dx: Float32Array): void;
+  /** maxPoolGrad with the argmax that maxPool recorded for the same x and geometry. */
+  maxPoolGradFromArgmax(dy: Float32Array, xShape: number[], geometry: number[], argmax: Int32Array, dx: Float32Array): void;
   avgPoolGrad(dy: Float32Array, xShape: number[], geometry: number[], dx: Float32Array): void;
   batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null,
     epsilon: number, out: Float32Array): void;
@@ -40,10 +45,11 @@ export interface NativeAddon {
     y: Float32Array, mean: Float32Array, variance: Float32Array): void;
   /**
    * Its gradient through x (batch statistics included), scale and offset, given the gradients of y, mean
-   * and variance; channels = mean.length.
+   * and variance; channels = mean.length. dxSums, when given, receives dx summed per channel.
    */
   batchNormTrainingGrad(dy: Float32Array, x: Float32Array, mean: Float32Array, variance: Float32Array, scale: Float32Array,
-    dMean: Float32Array, dVariance: Float32Array, epsilon: number, dx: Float32Array, dScale: Float32Array, dOffset: Float32Array): void;
+    dMean: Float32Array, dVariance: Float32Array, epsilon: number, dx: Float32Array, dScale: Float32Array, dOffset: Float32Array,
+    dxSums?: Float32Array | null): void;
   /** op: 0 Add, 1 Sub, 2 Mul, 3 Div, 4 Max, 5 Min, 6 SquaredDifference, 7 dy·step(x), 8 dy·2x; shapes of equal rank broadcasting to outShape. */
   binary(op: number, a: Float32Array, aShape: number[], b: Float32Array, bShape: number[], out: Float32Array, outShape: number[]): void;
   /** op: 0 Relu, 1 Step (alpha below 0), 2 Square, 3 Neg, 4 Sqrt, 5 Rsqrt, 6 Exp, 7 Log, 8 Abs, 9 Relu6. */
@@ -81,10 +87,6 @@ let cached: NativeAddon | undefined;
 export function loadNativeAddon(): NativeAddon {
   if (cached) return cached;
   if (!existsSync(ADDON_PATH)) throw new Error(`the native addon is not built: ${BUILD_HINT}`);
-  // OpenMP threads that spin while waiting (libgomp's default) starved Node's main thread and V8's
-  // GC threads: ResNet-50 at 64 px trained 4x slower with 2 spinning threads than with 2 passive
-  // ones. libgomp reads this when the addon loads it; a value the user set wins.
-  process.env.OMP_WAIT_POLICY ??= "PASSIVE";
   try {
     cached = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
   } catch (e) {

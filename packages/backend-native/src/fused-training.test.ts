@@ -52,6 +52,35 @@ describe.skipIf(nativeUnavailable)(`ft-native fused training kernels${skipReason
     ["loss", "dx", "dScale", "dOffset"].forEach((name, i) => expect(relativeError(native[i]!, cpu[i]!), name).toBeLessThan(shift ? 1e-3 : 1e-4));
   });
 
+  it("a convolution's bias gradient before a training BatchNorm comes from BatchNorm's backward pass (dx summed as written)", () => {
+    const [xShape, wShape, yShape] = [[2, 7, 6, 3], [3, 3, 3, 8], [2, 7, 6, 8]];
+    const [xv, wv, bv, sv, ov] = [random(size(xShape)), random(size(wShape)), random(8), random(8).map((v) => 1 + 0.5 * v), random(8)];
+    const weights = [random(size(yShape)), random(8), random(8)];
+    const run = (backend: string, fused: boolean) => {
+      tf.setBackend(backend);
+      return tf.tidy(() => {
+        const f = (w: tf.Tensor, b: tf.Tensor) => {
+          const conv = tf.fused.conv2d({ x: tf.tensor4d(xv, xShape as [number, number, number, number]), filter: w as tf.Tensor4D, bias: b, strides: 1, pad: "same" });
+          const [y, mean, variance] = fused ? batchNormTraining(conv, tf.tensor(sv), tf.tensor(ov), 1e-3)
+            : (({ mean, variance }) => [tf.batchNorm(conv, mean, variance, tf.tensor(ov), tf.tensor(sv), 1e-3), mean, variance])(tf.moments(conv, [0, 1, 2]));
+          const [wy, wMean, wVariance] = [tf.tensor(weights[0]!, yShape), tf.tensor(weights[1]!), tf.tensor(weights[2]!)];
+          return tf.addN([tf.sum(tf.mul(y!, wy)), tf.sum(tf.mul(mean!, wMean)), tf.sum(tf.mul(variance!, wVariance))]) as tf.Scalar;
+        };
+        return tf.grads(f)([tf.tensor(wv, wShape), tf.tensor(bv)]).map((t) => t.dataSync().slice() as Float32Array);
+      });
+    };
+    const cpu = run("cpu", false);
+    const reduce = vi.spyOn(loadNativeAddon(), "reduce");
+    const native = run("ft-native", true);
+    const biasSums = reduce.mock.calls.filter(([, shape]) => shape[0] === 1 && shape[1] === size(yShape) / 8 && shape[2] === 8);
+    vi.restoreAllMocks();
+    expect(biasSums, "no separate pass over dy for the bias").toEqual([]);
+    expect(relativeError(native[0]!, cpu[0]!), "dw").toBeLessThan(1e-4);
+    // Through the mean's weights the bias gradient is far from zero, so the comparison means something.
+    expect(Math.max(...cpu[1]!.map(Math.abs))).toBeGreaterThan(0.1);
+    expect(relativeError(native[1]!, cpu[1]!), "db").toBeLessThan(1e-4);
+  });
+
   it("a frozen scale (not differentiated) gives the same dx and leaves no tensor behind", () => {
     tf.setBackend("ft-native");
     const x = tf.tensor(random(2 * 3 * 3 * 4), [2, 3, 3, 4]), scale = tf.tensor(random(4)), offset = tf.zeros([4]);

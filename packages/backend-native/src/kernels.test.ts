@@ -97,6 +97,37 @@ describe.skipIf(nativeUnavailable)(`ft-native kernels match the cpu backend${ski
     });
   });
 
+  it("a linear fused conv's gradient never computes dx of a constant input", () => {
+    // tfjs computes this gradient eagerly (customGrad): dx of the input image, then dw and db.
+    const c = CONV_CASES[8]!; // 7×7 stride 2, as ResNet's stem
+    const x = random(size(c.x)), w = random(size(c.filter)), b = random(c.filter[3]);
+    const yShape = outputShape(c.x, c.filter, c.strides, c.pad);
+    const r = random(size(yShape));
+    const grads = () => {
+      const [filter, bias] = [tf.variable(tf.tensor(w, c.filter)), tf.variable(tf.tensor(b, [c.filter[3]]))];
+      const image = tf.tensor4d(x, c.x);
+      const { grads: g } = tf.variableGrads(() => tf.sum(tf.mul(tf.fused.conv2d({ x: image, filter: filter as tf.Tensor4D, bias, strides: c.strides,
+        pad: c.pad as "same" }), tf.tensor(r, yShape))) as tf.Scalar, [filter, bias]);
+      const out = [g[filter.name]!, g[bias.name]!];
+      tf.dispose([filter, bias, image]);
+      return out;
+    };
+    const cpu = onBoth(grads).cpu;
+    tf.setBackend("ft-native");
+    const addon = loadNativeAddon();
+    const spies = (["conv2dBackpropInput", "conv2dBackpropFilter"] as const).map((name) => vi.spyOn(addon, name));
+    const before = tf.memory().numTensors;
+    let native: Float32Array[] = [];
+    tf.tidy(() => void (native = grads().map((t) => t.dataSync().slice() as Float32Array)));
+    const [dx, dw] = spies.map((spy) => spy.mock.calls.length);
+    spies.forEach((spy) => spy.mockRestore());
+    expect(dx, "dx of the input computed").toBe(0);
+    expect(dw).toBe(1);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(relativeError(native[0]!, cpu[0]!), "dw").toBeLessThan(1e-4);
+    expect(relativeError(native[1]!, cpu[1]!), "db").toBeLessThan(1e-4);
+  });
+
   it("Conv2D with dilation 2 (forward only: tfjs has no dilated conv gradient)", () => {
     const x: Shape4 = [2, 11, 9, 3], filter: Shape4 = [3, 2, 3, 4];
     expectKernelMatchesCpu("Conv2D", { x: [random(size(x)), x], filter: [random(size(filter)), filter] },
@@ -167,6 +198,33 @@ describe.skipIf(nativeUnavailable)(`ft-native kernels match the cpu backend${ski
       const dy: [Float32Array, number[]] = [random(size(y.shape)), y.shape];
       expectKernelMatchesCpu("MaxPoolGrad", { dy, input: [x, c.x], output: [y.values, y.shape] }, attrs, "maxPoolGrad");
       expectKernelMatchesCpu("AvgPoolGrad", { dy, input: [x, c.x] }, attrs, "avgPoolGrad");
+    });
+
+    it.each(cases)("MaxPool's gradient under a tape scatters dy through the argmax the forward pass kept: $name", (c) => {
+      const x = random(size(c.x)).map((v) => Math.max(v, 0)); // ties, as after relu
+      const yShape = tf.backend_util.computePool2DInfo(c.x, c.filterSize, c.strides, 1, c.pad as "same").outShape;
+      const r = random(size(yShape));
+      const grad = () => tf.grad((xt: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(xt as tf.Tensor4D, c.filterSize, c.strides, c.pad as "same"), tf.tensor(r, yShape))))(
+        tf.tensor4d(x, c.x));
+      const { cpu } = onBoth(grad);
+      tf.setBackend("ft-native");
+      const addon = loadNativeAddon();
+      const [fromArgmax, recompute] = [vi.spyOn(addon, "maxPoolGradFromArgmax"), vi.spyOn(addon, "maxPoolGrad")];
+      const native = tf.tidy(() => grad().dataSync().slice());
+      expect([fromArgmax.mock.calls.length, recompute.mock.calls.length]).toEqual([1, 0]);
+      fromArgmax.mockRestore();
+      recompute.mockRestore();
+      expect(relativeError(native, cpu[0]!)).toBeLessThan(1e-6);
+    });
+
+    it("maxPoolGradFromArgmax refuses indices outside their image of x", () => {
+      const addon = loadNativeAddon();
+      const geometry = [2, 2, 2, 2, 0, 0, 1, 1]; // 2×2 windows, stride 2, on a 2×2 map: one output per image and channel
+      const argmax = Int32Array.from([5, 4]); // image 0's output points into image 1
+      expect(() => addon.maxPoolGradFromArgmax(new Float32Array(2), [2, 2, 2, 1], geometry, argmax, new Float32Array(8)))
+        .toThrow(/outside their image/);
+      expect(() => addon.maxPoolGradFromArgmax(new Float32Array(2), [2, 2, 2, 1], geometry, new Int32Array(3), new Float32Array(8)))
+        .toThrow(/argmax has 3 elements, expected 2/);
     });
 
     it("AvgPoolGrad of a 3×3 same window on a 1×1 map passes dy through (each window averaged one pixel)", () => {

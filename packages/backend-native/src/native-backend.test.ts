@@ -86,3 +86,71 @@ describe.skipIf(nativeUnavailable)(`ft-native output pool${skipReason}`, () => {
     tf.dispose([a, b, flat, ...others]);
   });
 });
+
+describe.skipIf(nativeUnavailable)(`ft-native side values${skipReason}`, () => {
+  afterEach(() => void tf.setBackend("cpu"));
+  const backend = () => tf.findBackend("ft-native") as NativeBackendCPU;
+
+  it("keep a scratch array while their tensor's data lives, then return it to the pool", () => {
+    tf.setBackend("ft-native");
+    const t = tf.relu(tf.tensor(random(n), shape));
+    const alias = tf.reshape(t, [n]);
+    const scratch = backend().allocate(n);
+    backend().attach(t.dataId, "test", scratch);
+    const idle = backend().idleBytes;
+    t.dispose();
+    expect(backend().attached(alias.dataId, "test")).toBe(scratch); // the data lives on through the reshape
+    alias.dispose();
+    expect(backend().attached(alias.dataId, "test")).toBeUndefined();
+    expect(backend().idleBytes).toBe(idle + 2 * n * 4); // the relu output and the scratch
+  });
+});
+
+describe.skipIf(nativeUnavailable)(`ft-native deferred outputs${skipReason}`, () => {
+  afterEach(() => void tf.setBackend("cpu"));
+  const backend = () => tf.findBackend("ft-native") as NativeBackendCPU;
+
+  /** A deferred a + b that counts how often it is computed. */
+  function deferredSum(a: tf.Tensor, b: tf.Tensor) {
+    const counter = { calls: 0 };
+    const info = backend().defer(a.shape, [a, b], () => {
+      counter.calls++;
+      // By dataId, as a kernel would: the tensors may be disposed by now, their data is not.
+      const [av, bv] = [a.dataId, b.dataId].map((id) => backend().readSync(id) as Float32Array);
+      return av!.map((v, i) => v + bv![i]!);
+    });
+    return { tensor: tf.engine().makeTensorFromTensorInfo(info), counter };
+  }
+
+  it("computes on the first read, once, with its inputs held until then", () => {
+    tf.setBackend("ft-native");
+    const [av, bv] = [random(n), random(n)];
+    const a = tf.tensor(av, shape), b = tf.tensor(bv, shape);
+    const dataIds = backend().numDataIds();
+    const { tensor, counter } = deferredSum(a, b);
+    tf.dispose([a, b]); // held by the deferred output
+    expect(backend().numDataIds()).toBe(dataIds + 1);
+    expect(backend().isDeferred(tensor.dataId)).toBe(true);
+    const doubled = tf.mul(tensor, 2); // a native kernel reads it
+    expect(counter.calls).toBe(1);
+    expect(backend().isDeferred(tensor.dataId)).toBe(false);
+    expect(backend().numDataIds()).toBe(dataIds - 2 + 2); // a and b released; tensor and doubled remain
+    expect(Array.from(tensor.dataSync())).toEqual(Array.from(av.map((v, i) => v + bv[i]!)));
+    expect(Array.from(doubled.dataSync())).toEqual(Array.from(av.map((v, i) => 2 * (v + bv[i]!))));
+    expect(counter.calls).toBe(1);
+    tf.dispose([tensor, doubled]);
+  });
+
+  it("never computes an output disposed unread, and releases its inputs", () => {
+    tf.setBackend("ft-native");
+    const a = tf.tensor(random(n), shape), b = tf.tensor(random(n), shape);
+    const dataIds = backend().numDataIds();
+    const { tensor, counter } = deferredSum(a, b);
+    const flat = tf.reshape(tensor, [n]); // shares the data: still unread
+    tf.dispose([a, b, tensor]);
+    expect(backend().numDataIds()).toBe(dataIds + 1);
+    flat.dispose();
+    expect(counter.calls).toBe(0);
+    expect(backend().numDataIds()).toBe(dataIds - 2);
+  });
+});

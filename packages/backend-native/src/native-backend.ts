@@ -13,6 +13,12 @@ interface PooledBuffer {
   exposed: boolean;
 }
 
+/** A kernel output not computed yet, and the input data it holds until it is. */
+interface Deferred {
+  compute: () => Float32Array;
+  inputs: DataId[];
+}
+
 /** Below this, allocation is cheap and pooling is not worth the bookkeeping. */
 const MIN_POOLED_FLOATS = 4096;
 
@@ -31,6 +37,8 @@ export class NativeBackendCPU extends MathBackendCPU {
   private readonly pool = new Map<number, Float32Array[]>();
   private readonly pooled = new WeakMap<ArrayBufferLike, PooledBuffer>();
   private pooledBytes = 0;
+  private readonly deferred = new Map<DataId, Deferred>();
+  private readonly sideValues = new Map<DataId, Map<string, Float32Array>>();
   /**
    * Upper bound on idle pooled memory (half of RAM, or FT_NATIVE_POOL_MB); beyond it the arrays of
    * the least recently used lengths go to the GC. Arrays above 32 MB are fresh mappings whose pages
@@ -57,6 +65,65 @@ export class NativeBackendCPU extends MathBackendCPU {
     }
     this.pooled.set(array.buffer, { fresh: true, shared: false, exposed: false });
     return array;
+  }
+
+  /**
+   * A float32 tensor of `shape` whose values `compute` returns when something first reads them
+   * (any kernel, dataSync, read). Until then the data of `inputs` stays alive; it is released once
+   * computed, or when the tensor is disposed unread, in which case `compute` never runs.
+   */
+  defer(shape: number[], inputs: tf.TensorInfo[], compute: () => Float32Array): tf.TensorInfo {
+    const info = this.makeTensorInfo(shape, "float32", new Float32Array(0));
+    const record = this.data.get(info.dataId)!;
+    const pending: Deferred = { compute, inputs: inputs.map((t) => t.dataId) };
+    for (const id of pending.inputs) this.incRef(id);
+    this.deferred.set(info.dataId, pending);
+    const settle = (values: tf.backend_util.BackendValues) => {
+      Object.defineProperty(record, "values", { value: values, writable: true, enumerable: true, configurable: true });
+    };
+    Object.defineProperty(record, "values", {
+      configurable: true,
+      enumerable: true,
+      get: () => {
+        const values = pending.compute();
+        settle(values);
+        this.note(values);
+        this.settled(info.dataId, pending);
+        return values;
+      },
+      set: (values: tf.backend_util.BackendValues) => {
+        settle(values);
+        this.settled(info.dataId, pending);
+      },
+    });
+    return info;
+  }
+
+  private settled(dataId: DataId, pending: Deferred): void {
+    if (this.deferred.get(dataId) !== pending) return;
+    this.deferred.delete(dataId);
+    for (const id of pending.inputs) this.disposeData(id);
+  }
+
+  /** Whether the tensor's values are still to be computed (for tests and diagnostics). */
+  isDeferred(dataId: DataId): boolean {
+    return this.deferred.has(dataId);
+  }
+
+  /**
+   * Keeps `scratch` (an array from `allocate`) under `key` for as long as the data of `dataId`
+   * lives; then it goes back to the pool.
+   */
+  attach(dataId: DataId, key: string, scratch: Float32Array): void {
+    if (!this.data.has(dataId)) return;
+    let values = this.sideValues.get(dataId);
+    if (!values) this.sideValues.set(dataId, (values = new Map()));
+    values.set(key, scratch);
+  }
+
+  /** What `attach` kept under `key` for `dataId`, if its data still lives. */
+  attached(dataId: DataId, key: string): Float32Array | undefined {
+    return this.sideValues.get(dataId)?.get(key);
   }
 
   private note(values: unknown): void {
@@ -90,15 +157,23 @@ export class NativeBackendCPU extends MathBackendCPU {
   }
 
   override disposeData(dataId: DataId, force = false): boolean {
-    const values = this.data.has(dataId) ? this.data.get(dataId)!.values : undefined;
+    if (!this.data.has(dataId)) return super.disposeData(dataId, force);
+    const pending = this.deferred.get(dataId);
+    const values = pending ? undefined : this.data.get(dataId)!.values; // reading a deferred value would compute it
     const disposed = super.disposeData(dataId, force);
-    if (disposed && values instanceof Float32Array && !this.data.has(dataId)) this.recycle(values);
+    if (!this.data.has(dataId)) {
+      for (const scratch of this.sideValues.get(dataId)?.values() ?? []) this.recycle(scratch, true);
+      this.sideValues.delete(dataId);
+      if (pending) this.settled(dataId, pending);
+      if (disposed && values instanceof Float32Array) this.recycle(values);
+    }
     return disposed;
   }
 
-  private recycle(array: Float32Array): void {
+  /** `scratch`: an array from `allocate` that was never a tensor's values, only a side value. */
+  private recycle(array: Float32Array, scratch = false): void {
     const record = this.pooled.get(array.buffer);
-    if (!record || record.fresh || record.shared || record.exposed) return;
+    if (!record || (record.fresh && !scratch) || record.shared || record.exposed) return;
     this.pooled.delete(array.buffer);
     for (const [length, idle] of this.pool) {
       if (this.pooledBytes + array.byteLength <= this.maxPooledBytes || length === array.length) break;
@@ -124,6 +199,8 @@ export class NativeBackendCPU extends MathBackendCPU {
   }
 
   override dispose(): void {
+    this.deferred.clear();
+    this.sideValues.clear();
     this.pool.clear();
     this.pooledBytes = 0;
     super.dispose();

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD } from "@ft/core";
 import { installNativeGradients } from "../gradients.js";
-import { allocateOutput, CENTERED_DOT, f32, sizeOf, type KernelContext } from "./util.js";
+import { allocateOutput, CENTERED_DOT, CHANNEL_SUMS, f32, nativeBackend, sizeOf, type KernelContext } from "./util.js";
 
 /** These kernels have no cpu fallback: a non-float32 input is a caller's error. */
 function floats(backend: MathBackendCPU, t: tf.TensorInfo, name: string): Float32Array {
@@ -56,12 +56,16 @@ export function batchNormKernels(ctx: KernelContext): tf.KernelConfig[] {
     const { dy, x, mean, variance, scale, dMean, dVariance } = args.inputs as Record<string, tf.TensorInfo>;
     const channels = mean!.shape[0]!;
     const dx = allocateOutput(backend, sizeOf(x!.shape)), dScale = new Float32Array(channels), dOffset = new Float32Array(channels);
+    // dx summed per channel on the way, for Sum to find: the bias gradient of the convolution before.
+    const native = nativeBackend(backend);
+    const dxSums = native ? native.allocate(channels) : null;
     ctx.addon.batchNormTrainingGrad(floats(backend, dy!, "dy"), floats(backend, x!, "x"), floats(backend, mean!, "mean"),
       floats(backend, variance!, "variance"), floats(backend, scale!, "scale"), floats(backend, dMean!, "dMean"),
       floats(backend, dVariance!, "dVariance"), (args.attrs as { varianceEpsilon: number }).varianceEpsilon,
-      dx, dScale, dOffset);
-    return [backend.makeTensorInfo(x!.shape, "float32", dx), backend.makeTensorInfo([channels], "float32", dScale),
-      backend.makeTensorInfo([channels], "float32", dOffset)];
+      dx, dScale, dOffset, dxSums);
+    const dxInfo = backend.makeTensorInfo(x!.shape, "float32", dx);
+    if (dxSums) native!.attach(dxInfo.dataId, CHANNEL_SUMS, dxSums);
+    return [dxInfo, backend.makeTensorInfo([channels], "float32", dScale), backend.makeTensorInfo([channels], "float32", dOffset)];
   };
   return [
     { kernelName: "FusedBatchNorm", backendName: "", kernelFunc },

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { allocateOutput, f32, isChannelVector, sizeOf, weightsId, type KernelContext } from "./util.js";
+import { allocateOutput, f32, isChannelVector, nativeBackend, sizeOf, weightsId, type KernelContext } from "./util.js";
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
@@ -54,6 +54,10 @@ export function conv2dKernels(ctx: KernelContext): tf.KernelConfig[] {
     };
   };
 
+  /**
+   * Deferred on ft-native (computed when first read): tfjs's fused convolution gradient asks for dx
+   * even where nothing reads it, such as the network's input image.
+   */
   const backpropInput = (): tf.KernelFunc => {
     const fallback = ctx.fallback("Conv2DBackpropInput");
     return (args) => {
@@ -68,9 +72,14 @@ export function conv2dKernels(ctx: KernelContext): tf.KernelConfig[] {
       const geometry = convGeometry(info);
       const dyv = f32(backend, dy!), wv = f32(backend, filter!);
       if (!geometry || !dyv || !wv || !tf.util.arraysEqual(dy!.shape, info.outShape)) return fallback(args);
-      const dx = allocateOutput(backend, sizeOf(info.inShape));
-      addon.conv2dBackpropInput(dyv, info.inShape, filterShapeOf(info), geometry, wv, dx, weightsId(filter!));
-      return backend.makeTensorInfo(info.inShape, "float32", dx);
+      const id = weightsId(filter!);
+      const compute = () => {
+        const dx = allocateOutput(backend, sizeOf(info.inShape));
+        addon.conv2dBackpropInput(dyv, info.inShape, filterShapeOf(info), geometry, wv, dx, id);
+        return dx;
+      };
+      const native = nativeBackend(backend);
+      return native ? native.defer(info.inShape, [dy!, filter!], compute) : backend.makeTensorInfo(info.inShape, "float32", compute());
     };
   };
 

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { installNativeGradients } from "../gradients.js";
-import { allocateOutput, f32, RELU_GRAD, sizeOf, SQUARE_GRAD, type KernelContext } from "./util.js";
+import { allocateOutput, CHANNEL_SUMS, f32, nativeBackend, RELU_GRAD, sizeOf, SQUARE_GRAD, type KernelContext } from "./util.js";
 
 const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6 };
 /** ft-native-only kernels (inputs a = dy, b = x) used by the gradients in gradients.ts. */
@@ -75,7 +75,10 @@ export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
         const outer = sizeOf(x.shape.slice(0, first)), length = sizeOf(x.shape.slice(first, last + 1)), inner = sizeOf(x.shape.slice(last + 1));
         const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
         const out = allocateOutput(backend, outer * inner);
-        addon.reduce(xv, [outer, length, inner], out, kernelName === "Mean");
+        const channelSums = kernelName === "Sum" && outer === 1 && last === x.shape.length - 2
+          ? nativeBackend(backend)?.attached(x.dataId, CHANNEL_SUMS) : undefined;
+        if (channelSums?.length === inner) out.set(channelSums);
+        else addon.reduce(xv, [outer, length, inner], out, kernelName === "Mean");
         return backend.makeTensorInfo(outShape, "float32", out);
       },
     });

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { allocateOutput, f32, sizeOf, type KernelContext } from "./util.js";
+import { allocateOutput, f32, nativeBackend, sizeOf, type KernelContext } from "./util.js";
 
 type PoolAttrs = {
   filterSize: [number, number] | number; strides: [number, number] | number;
@@ -19,7 +19,21 @@ function poolGeometry(xShape: number[], attrs: PoolAttrs): { info: tf.backend_ut
   return { info, geometry: [info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, p.top, p.left, info.outHeight, info.outWidth] };
 }
 
-/** MaxPool, AvgPool, MaxPoolGrad, AvgPoolGrad (NHWC), matching the cpu kernels' tie and border rules. */
+/** The int32 view of a pooled float32 scratch array. */
+function asInt32(scratch: Float32Array): Int32Array {
+  return new Int32Array(scratch.buffer, scratch.byteOffset, scratch.length);
+}
+
+/** Side-value key for the argmax that MaxPool records for its gradient, per input shape and geometry. */
+function argmaxKey(xShape: number[], geometry: number[]): string {
+  return `argmax:${xShape.join(",")}:${geometry.join(",")}`;
+}
+
+/**
+ * MaxPool, AvgPool, MaxPoolGrad, AvgPoolGrad (NHWC), matching the cpu kernels' tie and border rules.
+ * While a gradient tape records, MaxPool on ft-native keeps each output's argmax with its output, so
+ * MaxPoolGrad scatters dy instead of searching every window of x again (3x less memory traffic).
+ */
 export function poolKernels(ctx: KernelContext): tf.KernelConfig[] {
   const { addon } = ctx;
   const forward = (kernelName: "MaxPool" | "AvgPool"): tf.KernelFunc => {
@@ -31,20 +45,31 @@ export function poolKernels(ctx: KernelContext): tf.KernelConfig[] {
       const xv = f32(backend, x);
       if (!g || !xv) return fallback(args);
       const y = allocateOutput(backend, sizeOf(g.info.outShape));
-      (kernelName === "MaxPool" ? addon.maxPool : addon.avgPool)(xv, g.info.inShape, g.geometry, y);
-      return backend.makeTensorInfo(g.info.outShape, "float32", y);
+      if (kernelName === "AvgPool") {
+        addon.avgPool(xv, g.info.inShape, g.geometry, y);
+        return backend.makeTensorInfo(g.info.outShape, "float32", y);
+      }
+      const native = nativeBackend(backend);
+      // Pooled like the outputs: a fresh 6 MB array per ResNet-50 step cost ~14 ms at 224 px.
+      const scratch = native && tf.engine().state.gradientDepth > 0 && xv.length < 2 ** 31 ? native.allocate(y.length) : undefined;
+      addon.maxPool(xv, g.info.inShape, g.geometry, y, scratch && asInt32(scratch));
+      const out = backend.makeTensorInfo(g.info.outShape, "float32", y);
+      if (scratch) native!.attach(out.dataId, argmaxKey(g.info.inShape, g.geometry), scratch);
+      return out;
     };
   };
   const maxPoolGrad = (): tf.KernelFunc => {
     const fallback = ctx.fallback("MaxPoolGrad");
     return (args) => {
       const backend = args.backend as MathBackendCPU;
-      const { dy, input } = args.inputs as Record<string, tf.TensorInfo>;
+      const { dy, input, output } = args.inputs as Record<string, tf.TensorInfo>;
       const g = poolGeometry(input!.shape, args.attrs as unknown as PoolAttrs);
       const dyv = f32(backend, dy!), xv = f32(backend, input!);
       if (!g || !dyv || !xv || !tf.util.arraysEqual(dy!.shape, g.info.outShape)) return fallback(args);
       const dx = allocateOutput(backend, xv.length);
-      addon.maxPoolGrad(dyv, g.info.inShape, g.geometry, xv, dx);
+      const argmax = output && nativeBackend(backend)?.attached(output.dataId, argmaxKey(g.info.inShape, g.geometry));
+      if (argmax) addon.maxPoolGradFromArgmax(dyv, g.info.inShape, g.geometry, asInt32(argmax), dx);
+      else addon.maxPoolGrad(dyv, g.info.inShape, g.geometry, xv, dx);
       return backend.makeTensorInfo(input!.shape, "float32", dx);
     };
   };

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import type { NativeAddon } from "../addon.js";
+import { NativeBackendCPU } from "../native-backend.js";
 
 /** Name of the tfjs backend this package registers. */
 export const NATIVE_BACKEND = "ft-native";
@@ -36,6 +37,17 @@ export function allocateOutput(backend: MathBackendCPU, length: number): Float32
   const pooled = backend as MathBackendCPU & { allocate?: (n: number) => Float32Array };
   return pooled.allocate ? pooled.allocate(length) : new Float32Array(length);
 }
+
+/** The backend as ft-native's (deferred outputs, side values), or undefined for a plain cpu backend. */
+export function nativeBackend(backend: MathBackendCPU): NativeBackendCPU | undefined {
+  return backend instanceof NativeBackendCPU ? backend : undefined;
+}
+
+/**
+ * Side-value key (see NativeBackendCPU.attach): a tensor's sums over all axes but the last, kept by
+ * the kernel that wrote it, for Sum.
+ */
+export const CHANNEL_SUMS = "channelSums";
 
 export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
