@@ -27,55 +27,61 @@ dnnl::stream& cpuStream();
  */
 int loopThreads();
 
-/** A Float32Array argument: pointer and element count. */
-struct F32 {
-  float* data = nullptr;
+/** A typed-array argument: pointer and element count (F32: Float32Array, I32: Int32Array). */
+template <typename Element>
+struct ArrayArg {
+  Element* data = nullptr;
   int64_t length = 0;
 };
+using F32 = ArrayArg<float>;
+using I32 = ArrayArg<int32_t>;
 
 [[noreturn]] inline void fail(Napi::Env env, const std::string& message) {
   throw Napi::Error::New(env, "ft-native: " + message);
 }
 
-/** Argument `index` as a Float32Array with exactly `expected` elements. */
-inline F32 f32Arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t expected) {
-  Napi::Env env = info.Env();
-  if (index >= info.Length() || !info[index].IsTypedArray() ||
-      info[index].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    fail(env, std::string(name) + " must be a Float32Array");
-  }
-  auto array = info[index].As<Napi::Float32Array>();
-  F32 out{array.Data(), static_cast<int64_t>(array.ElementLength())};
-  if (out.length != expected) {
-    fail(env, std::string(name) + " has " + std::to_string(out.length) + " elements, expected " + std::to_string(expected));
-  }
-  return out;
-}
-
-/** Optional Float32Array (null/undefined gives an empty F32). */
-inline F32 optionalF32Arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t expected) {
-  if (index >= info.Length() || info[index].IsNull() || info[index].IsUndefined()) return F32{};
-  return f32Arg(info, index, name, expected);
-}
-
-/** An Int32Array argument with exactly `expected` elements (null/undefined gives an empty one). */
-struct I32 {
-  int32_t* data = nullptr;
-  int64_t length = 0;
+template <typename Element>
+struct ArrayKind;
+template <>
+struct ArrayKind<float> {
+  static constexpr napi_typedarray_type type = napi_float32_array;
+  static constexpr const char* name = "a Float32Array";
+};
+template <>
+struct ArrayKind<int32_t> {
+  static constexpr napi_typedarray_type type = napi_int32_array;
+  static constexpr const char* name = "an Int32Array";
 };
 
-inline I32 optionalI32Arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t expected) {
+/** Argument `index` as a typed array of `Element` with exactly `expected` elements. */
+template <typename Element>
+ArrayArg<Element> arrayArg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t expected) {
   Napi::Env env = info.Env();
-  if (index >= info.Length() || info[index].IsNull() || info[index].IsUndefined()) return I32{};
-  if (!info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    fail(env, std::string(name) + " must be an Int32Array");
+  if (index >= info.Length() || !info[index].IsTypedArray() ||
+      info[index].As<Napi::TypedArray>().TypedArrayType() != ArrayKind<Element>::type) {
+    fail(env, std::string(name) + " must be " + ArrayKind<Element>::name);
   }
-  auto array = info[index].As<Napi::Int32Array>();
-  I32 out{array.Data(), static_cast<int64_t>(array.ElementLength())};
+  auto array = info[index].As<Napi::TypedArrayOf<Element>>();
+  ArrayArg<Element> out{array.Data(), static_cast<int64_t>(array.ElementLength())};
   if (out.length != expected) {
     fail(env, std::string(name) + " has " + std::to_string(out.length) + " elements, expected " + std::to_string(expected));
   }
   return out;
+}
+
+/** The same, where null/undefined gives an empty one. */
+template <typename Element>
+ArrayArg<Element> optionalArrayArg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t expected) {
+  if (index >= info.Length() || info[index].IsNull() || info[index].IsUndefined()) return {};
+  return arrayArg<Element>(info, index, name, expected);
+}
+
+inline F32 f32Arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t expected) {
+  return arrayArg<float>(info, index, name, expected);
+}
+
+inline F32 optionalF32Arg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t expected) {
+  return optionalArrayArg<float>(info, index, name, expected);
 }
 
 /** Argument `index` as an array of `count` integers in [min, max]. */

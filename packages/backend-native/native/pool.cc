@@ -40,7 +40,7 @@ Napi::Value Pool(const Napi::CallbackInfo& info) {
   PoolGeometry g = readPool(info, 1);
   const float* x = f32Arg(info, 0, "x", g.xSize()).data;
   float* y = f32Arg(info, 3, "y", g.ySize()).data;
-  int32_t* argmax = IsMax ? optionalI32Arg(info, 4, "argmax", g.ySize()).data : nullptr;
+  int32_t* argmax = IsMax ? optionalArrayArg<int32_t>(info, 4, "argmax", g.ySize()).data : nullptr;
   if (argmax && g.xSize() > std::numeric_limits<int32_t>::max()) fail(info.Env(), "argmax needs x below 2^31 elements");
   const int64_t C = g.c;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(loopThreads())
@@ -140,8 +140,7 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
 Napi::Value MaxPoolGradFromArgmax(const Napi::CallbackInfo& info) {
   PoolGeometry g = readPool(info, 1);
   const float* dy = f32Arg(info, 0, "dy", g.ySize()).data;
-  I32 argmax = optionalI32Arg(info, 3, "argmax", g.ySize());
-  if (!argmax.data) fail(info.Env(), "argmax must be an Int32Array");
+  I32 argmax = arrayArg<int32_t>(info, 3, "argmax", g.ySize());
   float* dx = f32Arg(info, 4, "dx", g.xSize()).data;
   const int64_t perImageX = g.h * g.w * g.c, perImageY = g.oh * g.ow * g.c;
   std::fill(dx, dx + g.xSize(), 0.f);
