@@ -16,7 +16,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-O3", "-march=x86-64-v2", "-ffp-contract=off", "-fopenmp", "-fexceptions"],
-      "ldflags": ["-fopenmp"],
+      "ldflags": ["-fopenmp", "-Wl,-rpath,'$$ORIGIN'"],
       "libraries": ["-ldnnl"]
     }
   ]

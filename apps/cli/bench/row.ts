@@ -36,7 +36,7 @@ switch (row) {
   }
   case "pipeline": {
     // Decode (sharp) + OpenCV-exact resize 32→size + pad-crop/flip + preprocessing into batch tensors.
-    const sample = fileURLToPath(new URL("../../../../shared/data/cifar10-sample", import.meta.url));
+    const sample = fileURLToPath(new URL("../../../examples/cifar10-sample", import.meta.url));
     if (!existsSync(sample)) throw new Error(`the real CIFAR-10 sample is not at ${sample}`);
     const dataset = await imageFolderDataset(sample, { split: "train", verify: "none" });
     const source = createBatchSource(dataset, { batchSize: batch, imageSize: size, preprocessing: "caffe", augment: true, shuffle: true, seed: 0 });

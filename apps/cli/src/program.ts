@@ -1,5 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { FtError } from "@ft/core";
+import { FtError, listBackendCandidates } from "@ft/core";
 import "./models.js";
 import { modelsCommand } from "./commands/models.js";
 import { envCommand } from "./commands/env.js";
@@ -16,7 +16,8 @@ const COMMANDS = [modelsCommand, envCommand, weightsCommand, convertCommand, tra
 export function buildProgram(): Command {
   const program = new Command("ft")
     .description("Fine-tune ImageNet-pretrained CNNs in TensorFlow.js")
-    .option("--backend <name>", "compute engine: node-gpu, node, wasm or cpu (default: FT_BACKEND, else the fastest that loads)")
+    .option("--backend <name>", `compute engine: ${listBackendCandidates().map((c) => c.name).join(", ")} (default: FT_BACKEND, else the fastest that loads; see ft env)`)
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError("(run ft --help for usage)")
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });

@@ -2,9 +2,20 @@ import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
+import { ADDON_FILE, platformPackageName, platformTag } from "../scripts/platform.mjs";
 
-/** How a user builds the addon; repeated in every "not available" message. */
-export const BUILD_HINT = "run `pnpm --filter @ft/backend-native build:native` (needs g++ and `apt-get install libdnnl-dev`)";
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
+/** True in a clone of the ft repository (sources beside dist), false in an installed package. */
+const inRepository = existsSync(join(packageRoot, "src", "addon.ts"));
+/** Platforms with a prebuilt package on the registry. */
+const PREBUILT_PLATFORMS = ["linux-x64-gnu"];
+
+/** The one command that gives this machine the native engine; repeated in every "not available" message. */
+export const BUILD_HINT = inRepository
+  ? "run `bash scripts/setup.sh` at the repository root (installs oneDNN and a compiler with apt-get, then builds the addon)"
+  : PREBUILT_PLATFORMS.includes(platformTag())
+    ? `npm install ${platformPackageName()} (the prebuilt engine; it is an optional dependency that was not installed)`
+    : `apt-get install libdnnl-dev g++ make, then npm rebuild @ft/backend-native (no prebuilt engine for ${platformTag()})`;
 
 /**
  * The functions of the compiled addon (native/*.cc). Every function checks the lengths of its
@@ -74,30 +85,62 @@ export interface NativeAddon {
     oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, epsilon: number, nextParam: Float32Array, nextM: Float32Array, nextV: Float32Array): void;
 }
 
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 /** Where `node-gyp rebuild` puts the addon (the same from src/ and dist/). */
-export const ADDON_PATH = join(packageRoot, "build", "Release", "ft_native.node");
+export const ADDON_PATH = join(packageRoot, "build", "Release", ADDON_FILE);
 
 let cached: NativeAddon | undefined;
 
 /**
- * Loads the compiled addon, or throws an Error whose first line says why it is unavailable and how
- * to get it (not built, oneDNN's shared library missing, or built for another Node ABI).
+ * Loads the compiled addon: the file named by `FT_NATIVE_ADDON` if set (a sanitizer build, say), else
+ * the prebuilt platform package (which carries oneDNN beside the addon), else the local build. Throws
+ * an Error whose first line says why none loaded and how to get one.
  */
 export function loadNativeAddon(): NativeAddon {
   if (cached) return cached;
-  if (!existsSync(ADDON_PATH)) throw new Error(`the native addon is not built: ${BUILD_HINT}`);
-  try {
-    cached = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
-  } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    if (/libdnnl/.test(message)) {
-      throw new Error(`oneDNN's shared library (libdnnl.so.2) is missing: apt-get install libdnnl2 (or libdnnl-dev) (${message.split("\n")[0]})`);
+  const failures: string[] = [];
+  for (const candidate of addonCandidates()) {
+    if (!candidate.path) {
+      failures.push(candidate.absent);
+      continue;
     }
-    if (/NODE_MODULE_VERSION|was compiled against a different Node/.test(message)) {
-      throw new Error(`the native addon was built for another Node.js version: ${BUILD_HINT}`);
+    try {
+      cached = createRequire(import.meta.url)(candidate.path) as NativeAddon;
+      return cached;
+    } catch (e) {
+      failures.push(`${candidate.name} did not load (${loadFailure(e)})`);
     }
-    throw new Error(`the native addon failed to load (${message.split("\n")[0]}): ${BUILD_HINT}`);
   }
-  return cached;
+  throw new Error(`the native engine is unavailable: ${failures.join("; ")}. Fix: ${BUILD_HINT}`);
+}
+
+interface AddonCandidate {
+  name: string;
+  /** The addon file, when it exists. */
+  path?: string;
+  /** Why there is none, when it does not. */
+  absent: string;
+}
+
+/** The addon files in the order they are tried. */
+function addonCandidates(): AddonCandidate[] {
+  const existing = (path: string | undefined) => (path && existsSync(path) ? path : undefined);
+  const override = process.env.FT_NATIVE_ADDON;
+  if (override) return [{ name: `FT_NATIVE_ADDON=${override}`, path: existing(override), absent: `FT_NATIVE_ADDON=${override} does not exist` }];
+  let prebuilt: string | undefined;
+  try {
+    prebuilt = join(dirname(createRequire(import.meta.url).resolve(`${platformPackageName()}/package.json`)), ADDON_FILE);
+  } catch {
+    prebuilt = undefined;
+  }
+  return [
+    { name: `the prebuilt ${platformPackageName()}`, path: existing(prebuilt), absent: `no prebuilt ${platformPackageName()} installed` },
+    { name: "the local build", path: existing(ADDON_PATH), absent: "no local build (build/Release)" },
+  ];
+}
+
+function loadFailure(e: unknown): string {
+  const message = (e instanceof Error ? e.message : String(e)).split("\n")[0]!;
+  if (/libdnnl/.test(message)) return `oneDNN's shared library libdnnl.so.2 is missing: ${message}`;
+  if (/NODE_MODULE_VERSION|was compiled against a different Node/.test(message)) return `built for another Node.js version: ${message}`;
+  return message;
 }

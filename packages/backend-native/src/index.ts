@@ -6,7 +6,7 @@
  * addon is not built.
  */
 import { registerBackendCandidate } from "@ft/core";
-import { loadNativeAddon } from "./addon.js";
+import { BUILD_HINT, loadNativeAddon } from "./addon.js";
 import { registerNativeBackend } from "./backend.js";
 import { NATIVE_BACKEND } from "./kernels/util.js";
 
@@ -19,7 +19,7 @@ registerBackendCandidate({
   tfName: NATIVE_BACKEND,
   priority: 30,
   description: "oneDNN on the CPU (@ft/backend-native)",
-  howToGet: "apt-get install libdnnl-dev && pnpm --filter @ft/backend-native build:native",
+  howToGet: BUILD_HINT,
   load: async () => {
     registerNativeBackend();
   },

@@ -4,7 +4,7 @@
  *
  *   npx tsx scripts/bench-pipeline.ts [DATA_DIR] [--size 224] [--batch 16] [--epochs 2] [--backend cpu|wasm]
  *
- * DATA_DIR defaults to the repository root's sibling shared/data/cifar10-sample.
+ * DATA_DIR defaults to the repository's examples/cifar10-sample.
  */
 import "@tensorflow/tfjs-backend-cpu";
 import * as tf from "@tensorflow/tfjs-core";
@@ -20,7 +20,7 @@ function option(name: string, fallback: string): string {
 }
 
 const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !(i > 0 && all[i - 1].startsWith("--")));
-const dataDir = positional[0] ?? fileURLToPath(new URL("../../../../shared/data/cifar10-sample", import.meta.url));
+const dataDir = positional[0] ?? fileURLToPath(new URL("../../../examples/cifar10-sample", import.meta.url));
 const size = Number(option("size", "224"));
 const batchSize = Number(option("batch", "16"));
 const epochs = Number(option("epochs", "2"));

@@ -3,12 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readManifest } from "./layers.js";
+import { hasH5py } from "./system.js";
 import {
   canonicalWeights,
   conversionOf,
   dumpHdf5,
   fixturePath,
-  hasH5py,
   readStructure,
   runGenerator,
   tfShapeOf,

@@ -15,6 +15,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { mulberry32 } from "../src/data/random.js";
+import { PYTHON } from "./system.js";
 
 /** One weight of a layer as the file stores it. */
 export interface WeightEntry {
@@ -293,15 +294,7 @@ export async function dumpHdf5(path: string): Promise<Record<string, DumpedNode>
 }
 
 // ---------------------------------------------------------------------------------------------
-// The h5py generator, where Python is installed (never in CI)
-
-const PYTHON = "/usr/bin/python3";
-
-/**
- * Whether `/usr/bin/python3` with numpy and h5py is available (set `FT_TEST_NO_PYTHON=1` to run the
- * tests as CI does, without it).
- */
-export const hasH5py = !process.env.FT_TEST_NO_PYTHON && spawnSync(PYTHON, ["-c", "import h5py, numpy"]).status === 0;
+// The h5py generator (Debian python3-h5py; see system.ts)
 
 /** Runs the package's generator script with `args`; returns its stdout. */
 export function runGenerator(script: string, args: string[]): string {

@@ -1,16 +1,10 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type * as tfl from "@tensorflow/tfjs-layers";
 
-/** The repository root (two levels above packages/core/test-support). */
-const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-
-/**
- * `shared/manifests` beside the repository (`../shared/manifests` from the repo root), so the tests run
- * at /work/main and in any clone with `shared/` next to it.
- */
-export const MANIFEST_DIR = resolve(REPO_ROOT, "../shared/manifests");
+/** The packages folder (one level above packages/core). */
+const PACKAGES = fileURLToPath(new URL("../../", import.meta.url));
 
 export interface ManifestEntry {
   name: string;
@@ -20,10 +14,14 @@ export interface ManifestEntry {
   weights: string[];
 }
 
-/** Reads `shared/manifests/<model>.txt` (`name<TAB>kind<TAB>weights`, one weighted layer per line, creation order). */
+/**
+ * Reads the manifest of a seed weight file, `<family>/test/fixtures/manifests/<model>.txt` in the family
+ * package that builds it (`name<TAB>kind<TAB>weights`, one weighted layer per line, creation order).
+ */
 export function readManifest(model: string): ManifestEntry[] {
-  const path = join(MANIFEST_DIR, `${model}.txt`);
-  if (!existsSync(path)) throw new Error(`manifest ${path} not found: the tests expect the shared/ folder beside the repository`);
+  const candidates = readdirSync(PACKAGES).map((family) => join(PACKAGES, family, "test", "fixtures", "manifests", `${model}.txt`));
+  const path = candidates.find((p) => existsSync(p));
+  if (!path) throw new Error(`no manifest ${model}.txt in any package's test/fixtures/manifests`);
   return readFileSync(path, "utf8")
     .split("\n")
     .filter((line) => line.trim() !== "")

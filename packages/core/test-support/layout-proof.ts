@@ -17,8 +17,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { createModel, createModelWithReport, getModel, loadWeights, selectBackend, type LoadReport } from "../src/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { canonicalWeights, conversionOf, hasH5py, readStructure, runGenerator, weightedLayers, writeKerasFile, type FileStructure, type WeightValues } from "./keras-fixture.js";
+import { canonicalWeights, conversionOf, readStructure, runGenerator, weightedLayers, writeKerasFile, type FileStructure, type WeightValues } from "./keras-fixture.js";
 import { fixedInput, outputsAt, relativeDiff, roundTripOutputs, spread, weightMismatches } from "./proofs.js";
+import { hasH5py } from "./system.js";
 
 export interface LoadingProof {
   /** Registry name of the model. */

@@ -8,11 +8,10 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { loadWeights, selectBackend } from "@ft/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resnet101, resnet101Spec, resnet50Keras, resnet50KerasSpec } from "../src/index.js";
-import { readManifest } from "./manifests.js";
+import { readManifest } from "../../core/test-support/layers.js";
+import { hasH5py, PYTHON } from "../../core/test-support/system.js";
 
-const PYTHON = "/usr/bin/python3";
 const GENERATOR = fileURLToPath(new URL("./fixtures/make_resnet_files.py", import.meta.url));
-const hasH5py = spawnSync(PYTHON, ["-c", "import h5py, numpy"]).status === 0;
 /** Small input: the weights do not depend on it (the head pools the whole final map). */
 const INPUT: [number, number, number] = [64, 64, 3];
 
@@ -85,13 +84,13 @@ describe.skipIf(!hasH5py)("resnet101 (the seed's Caffe conversion): generated Ke
   });
 
   it("the generated files have the manifest's weighted layers, in order", () => {
-    expect(Object.keys(expected)).toEqual(readManifest("resnet101.txt").map((m) => m.name));
+    expect(Object.keys(expected)).toEqual(readManifest("resnet101").map((m) => m.name));
   });
 
   it("th and tf files land every value where the tf layout says (conv without bias, BN, Scale) and predict the same", async () => {
     // One model loaded twice (zeroed in between): building ResNet-101 costs seconds.
     model = resnet101({ inputShape: INPUT });
-    const convs = readManifest("resnet101.txt").filter((m) => m.kind === "conv").map((m) => m.name);
+    const convs = readManifest("resnet101").filter((m) => m.kind === "conv").map((m) => m.name);
     expect(convs).toHaveLength(104);
     const results: Record<string, { features: Float32Array; probs: Float32Array }> = {};
     for (const ordering of ["th", "tf"] as const) {

@@ -8,11 +8,10 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { loadWeights, selectBackend } from "@ft/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resnet50, resnet50Spec } from "../src/index.js";
-import { readManifest } from "./manifests.js";
+import { readManifest } from "../../core/test-support/layers.js";
+import { hasH5py, PYTHON } from "../../core/test-support/system.js";
 
-const PYTHON = "/usr/bin/python3";
 const GENERATOR = fileURLToPath(new URL("./fixtures/make_resnet50_keras1.py", import.meta.url));
-const hasH5py = spawnSync(PYTHON, ["-c", "import h5py, numpy"]).status === 0;
 
 interface Expected {
   [layer: string]: Array<{ shape: number[]; probes: Array<[number, number]> }>;
@@ -39,7 +38,7 @@ describe.skipIf(!hasH5py)("resnet50: generated Keras-1 th and tf files", () => {
   });
 
   it("the generated files have the manifest's weighted layers", () => {
-    expect(Object.keys(expected)).toEqual(readManifest("resnet50.txt").map((m) => m.name));
+    expect(Object.keys(expected)).toEqual(readManifest("resnet50").map((m) => m.name));
   });
 
   it("loads both by name; every value lands where the tf layout says; th and tf predict the same", async () => {

@@ -6,8 +6,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { expect } from "vitest";
 
-export const PYTHON = "/usr/bin/python3";
-export const hasH5py = spawnSync(PYTHON, ["-c", "import h5py, numpy"]).status === 0;
+export { hasH5py, PYTHON } from "../../core/test-support/system.js";
+import { PYTHON } from "../../core/test-support/system.js";
 const GENERATOR = fileURLToPath(new URL("./fixtures/make_vgg_files.py", import.meta.url));
 
 /** What `fixtures/make_vgg_files.py` writes beside the h5 files (see its docstring). */

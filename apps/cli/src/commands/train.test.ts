@@ -7,8 +7,8 @@ import { readCheckpoint, registerModel, unregisterModel, type ModelSpec } from "
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../test/capture.js";
 
-/** The real CIFAR-10 JPEG sample in the repository's sibling `shared/` folder. */
-const SAMPLE = fileURLToPath(new URL("../../../../../shared/data/cifar10-sample", import.meta.url));
+/** The real CIFAR-10 JPEG sample shipped in the repository (examples/cifar10-sample). */
+const SAMPLE = fileURLToPath(new URL("../../../../examples/cifar10-sample", import.meta.url));
 
 /** `trainy`: conv (3×3, 4) → BN → ReLU → conv (3×3 /2, 8) → BN → ReLU → flatten → predictions (1000). */
 const spec: ModelSpec = {

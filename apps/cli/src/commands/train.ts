@@ -181,6 +181,7 @@ export function trainCommand(program: Command): void {
     .action(async (modelName: string | undefined, flags: TrainFlags, command: Command) => {
       if (flags.resume) rejectRunSettingsBesideResume(command, modelName);
       const backend = await selectBackend(program.opts().backend);
+      if (backend.warning) process.stderr.write(`ft: ${backend.warning}\n`);
       let config: TrainConfig;
       let resume = false;
       let runDir: string;

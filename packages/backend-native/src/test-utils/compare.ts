@@ -3,9 +3,10 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-core/dist/register_all_gradients";
 import { loadNativeAddon } from "../addon.js";
 import { registerNativeBackend } from "../backend.js";
+import { requirement } from "../../../core/test-support/system.js";
 
-/** Why the addon cannot be loaded (tests skip with this as their visible reason), or undefined. */
-export const nativeUnavailable: string | undefined = (() => {
+/** Why the addon cannot be loaded, or undefined. */
+const whyUnavailable: string | undefined = (() => {
   try {
     loadNativeAddon();
     registerNativeBackend();
@@ -15,9 +16,10 @@ export const nativeUnavailable: string | undefined = (() => {
   }
 })();
 
-if (nativeUnavailable) console.warn(`@ft/backend-native: native tests skipped: ${nativeUnavailable}`);
+/** True only when the addon is unavailable and FT_TEST_ALLOW_MISSING=1 lets its tests skip; otherwise they fail. */
+export const nativeUnavailable = !requirement("the native engine (@ft/backend-native's addon)", whyUnavailable);
 
-export const skipReason = nativeUnavailable ? ` (SKIPPED: ${nativeUnavailable})` : "";
+export const skipReason = nativeUnavailable ? ` (SKIPPED: ${whyUnavailable})` : "";
 
 let seed = 2024;
 /** Deterministic uniform values in [-1, 1). */

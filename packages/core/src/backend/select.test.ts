@@ -45,6 +45,32 @@ describe("backend selection", () => {
     expect(selection.attempts[0]).toEqual({ name: "broken", ok: false, detail: "libbroken.so: cannot open shared object file" });
   });
 
+  it("warns, with the slowdown and the fix, when a slow fallback runs because an installed engine failed", async () => {
+    const quiet = await selectBackend(undefined);
+    // Absent optional peers (tfjs-node) are nobody's mistake: no warning.
+    expect(quiet.name).toBe("wasm");
+    expect(quiet.warning).toBeUndefined();
+    registerBackendCandidate({
+      name: "broken",
+      tfName: "broken",
+      priority: 1,
+      description: "always fails",
+      howToGet: "apt-get install libbroken",
+      load: async () => {
+        throw new Error("libbroken.so: cannot open shared object file");
+      },
+    });
+    const warned = await selectBackend(undefined);
+    expect(warned.name).toBe("wasm");
+    expect(warned.warning).toBe(
+      "warning: using wasm, which trains 6–11× slower than native (ResNet-50 at 64–224 px; wasm runs on one core), " +
+        "because broken failed to load: libbroken.so: cannot open shared object file. Fix: apt-get install libbroken. " +
+        "Pass --backend wasm to choose it and silence this.",
+    );
+    // Asked for by name: the user knows.
+    expect((await selectBackend("wasm")).warning).toBeUndefined();
+  });
+
   it("honours an explicit choice and FT_BACKEND", async () => {
     expect((await selectBackend("cpu")).name).toBe("cpu");
     expect(tf.getBackend()).toBe("cpu");

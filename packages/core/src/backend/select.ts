@@ -23,6 +23,11 @@ export interface BackendCandidate {
   setup?(): Promise<void> | void;
   /** Threads the engine computes with, when known. */
   threads?(): number;
+  /**
+   * For a fallback engine: how much slower it trains than the engines before it, as measured by
+   * `pnpm bench`. When it is chosen because such an engine failed to load, the selection warns.
+   */
+  slowdown?: string;
 }
 
 export interface BackendAttempt {
@@ -42,6 +47,11 @@ export interface BackendSelection {
   /** Every candidate tried before it, in order, with why it was skipped. */
   attempts: BackendAttempt[];
   threads?: number;
+  /**
+   * Set when a slow fallback was chosen because a faster engine is present but failed to load: one line
+   * naming the reason, the slowdown and the fix. Never set when the engine was requested by name.
+   */
+  warning?: string;
 }
 
 const candidates: BackendCandidate[] = [];
@@ -94,6 +104,7 @@ registerBackendCandidate({
   },
   setup: () => void registerWasmTrainingKernels(),
   threads: () => 1,
+  slowdown: "trains 6–11× slower than native (ResNet-50 at 64–224 px; wasm runs on one core)",
 });
 registerBackendCandidate({
   name: "cpu",
@@ -105,6 +116,7 @@ registerBackendCandidate({
   },
   setup: registerCpuTrainingKernels,
   threads: () => 1,
+  slowdown: "trains many times slower than wasm, itself 6–11× slower than native (plain JavaScript, one core)",
 });
 
 let current: BackendSelection | undefined;
@@ -136,7 +148,9 @@ export async function selectBackend(requested: string | undefined = process.env.
     const error = await activate(candidate);
     if (!error) {
       const skipped = attempts.map((a) => a.name).join(", ");
-      return finish(candidate, skipped ? `first engine that loads (not available: ${skipped})` : "first engine that loads", attempts);
+      const selection = finish(candidate, skipped ? `first engine that loads (not available: ${skipped})` : "first engine that loads", attempts);
+      selection.warning = fallbackWarning(candidate, attempts);
+      return selection;
     }
     attempts.push({ name: candidate.name, ok: false, detail: error });
   }
@@ -155,16 +169,31 @@ async function activate(candidate: BackendCandidate): Promise<string | undefined
   }
 }
 
+/**
+ * An engine whose package is absent ("not installed", such as the optional tfjs-node peers) is no one's
+ * mistake; one that is installed but failed to load is, and a slow fallback in its place is worth a
+ * warning with its fix.
+ */
+function fallbackWarning(chosen: BackendCandidate, attempts: BackendAttempt[]): string | undefined {
+  const failed = attempts.find((a) => a.detail !== NOT_INSTALLED);
+  if (!chosen.slowdown || !failed) return undefined;
+  const candidate = candidates.find((c) => c.name === failed.name);
+  const fix = candidate?.howToGet && !failed.detail?.includes(candidate.howToGet) ? ` Fix: ${candidate.howToGet}.` : "";
+  return `warning: using ${chosen.name}, which ${chosen.slowdown}, because ${failed.name} failed to load: ${failed.detail}.${fix} Pass --backend ${chosen.name} to choose it and silence this.`;
+}
+
 function finish(candidate: BackendCandidate, reason: string, attempts: BackendAttempt[]): BackendSelection {
   current = { name: candidate.name, tfName: candidate.tfName, reason, attempts, threads: candidate.threads?.() };
   return current;
 }
+
+const NOT_INSTALLED = "not installed";
 
 function firstLine(e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
   const line = message.split("\n")[0]!.replace(/\.$/, "");
   const code = (e as { code?: string } | null)?.code;
   // Node says "Cannot find package"; vite's module runner (tests) says "Could not resolve".
-  if (code === "ERR_MODULE_NOT_FOUND" || /Cannot find (package|module)|Could not resolve/.test(line)) return "not installed";
+  if (code === "ERR_MODULE_NOT_FOUND" || /Cannot find (package|module)|Could not resolve/.test(line)) return NOT_INSTALLED;
   return line;
 }

@@ -1,6 +1,23 @@
-import sharp from "sharp";
 import { FtError } from "../errors.js";
 import type { RawImage } from "./dataset.js";
+
+type Sharp = typeof import("sharp");
+let sharpModule: Promise<Sharp> | undefined;
+
+/**
+ * sharp (libvips, ~17 MB) is an optional peer of @ft/core: it is loaded on the first image decoded, so
+ * building models and importing weights never need it.
+ */
+function loadSharp(): Promise<Sharp> {
+  sharpModule ??= import("sharp").then(
+    (module) => module.default,
+    (error: unknown) => {
+      sharpModule = undefined;
+      throw new FtError(`decoding images needs the optional package sharp, which cannot be loaded (${reasonOf(error)}): npm install sharp@0.34`);
+    },
+  );
+  return sharpModule;
+}
 
 /**
  * Decodes a JPEG/PNG (or any format sharp reads) to 8-bit RGB, row-major HWC.
@@ -9,6 +26,7 @@ import type { RawImage } from "./dataset.js";
  * Throws an FtError naming `origin` (the path by default) and sharp's reason.
  */
 export async function decodeImage(input: string | Uint8Array, origin = typeof input === "string" ? input : "image buffer"): Promise<RawImage> {
+  const sharp = await loadSharp();
   try {
     const { data, info } = await sharp(input).removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
@@ -32,6 +50,7 @@ function decodeFailure(error: unknown): string {
  * for a file that is not a readable image. A truncated body is only found by a full decode.
  */
 export async function probeImage(path: string): Promise<{ height: number; width: number; format: string }> {
+  const sharp = await loadSharp();
   try {
     const meta = await sharp(path).metadata();
     if (!meta.width || !meta.height) throw new Error("no image size in header");

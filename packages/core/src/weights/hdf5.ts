@@ -6,7 +6,7 @@
  * prints the HDF5 error stack), so files are checked here before h5wasm ever sees them.
  */
 import { closeSync, openSync, readSync, statSync } from "node:fs";
-import h5wasm, { Module, type Dataset, type File as H5File, type Group } from "h5wasm/node";
+import type { Dataset, File as H5File, Group } from "h5wasm/node";
 import { FtError } from "../errors.js";
 
 export type { Dataset, Group };
@@ -14,12 +14,25 @@ export type { Dataset, Group };
 /** HDF5 format signature; the superblock sits at offset 0, 512, 1024, 2048, … */
 const SIGNATURE = Uint8Array.of(0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a);
 
-let ready: Promise<unknown> | undefined;
+type H5wasm = typeof import("h5wasm/node");
+/** h5wasm (5 MB of wasm) is loaded on the first file opened, not when @ft/core is imported. */
+let h5: H5wasm | undefined;
+let ready: Promise<H5wasm> | undefined;
 
-/** Resolves once the h5wasm module is initialised (idempotent). */
-export function h5Ready(): Promise<unknown> {
-  ready ??= h5wasm.ready;
+/** Loads and initialises h5wasm (idempotent). */
+function h5Ready(): Promise<H5wasm> {
+  ready ??= import("h5wasm/node").then(async (module) => {
+    await module.default.ready;
+    h5 = module;
+    return module;
+  });
   return ready;
+}
+
+/** The loaded h5wasm: every Group and Dataset comes from a file that `openHdf5` opened, so it is loaded. */
+function h5wasm(): H5wasm {
+  if (!h5) throw new Error("h5wasm is used before openHdf5 loaded it");
+  return h5;
 }
 
 /** An open HDF5 file; call `close()` when done (datasets are read lazily through it). */
@@ -37,8 +50,8 @@ export interface Hdf5File {
  */
 export async function openHdf5(path: string): Promise<Hdf5File> {
   const bytes = checkHdf5File(path);
-  await h5Ready();
-  const file: H5File = new h5wasm.File(path, "r");
+  const { File } = (await h5Ready()).default;
+  const file: H5File = new File(path, "r");
   if (typeof file.file_id !== "bigint" || file.file_id < 0n) {
     throw new FtError(`${path}: HDF5 could not open this file (it has an HDF5 signature but is damaged or unsupported)`);
   }
@@ -171,13 +184,13 @@ function stripNul(bytes: Uint8Array | Int8Array): Uint8Array {
 /** The dataset at `path` (relative to `group`), or `undefined` when absent or not a dataset. */
 export function getDataset(group: Group, path: string): Dataset | undefined {
   const entity = group.get(path);
-  return entity instanceof h5wasm.Dataset ? entity : undefined;
+  return entity instanceof h5wasm().default.Dataset ? entity : undefined;
 }
 
 /** The group at `path` (relative to `group`), or `undefined` when absent or not a group. */
 export function getGroup(group: Group, path: string): Group | undefined {
   const entity = group.get(path);
-  return entity instanceof h5wasm.Group ? entity : undefined;
+  return entity instanceof h5wasm().default.Group ? entity : undefined;
 }
 
 /** Shape of a dataset (`[]` for a scalar). */
@@ -232,6 +245,7 @@ export function readFloat32Blocks(dataset: Dataset, rowsPerBlock: number, onBloc
   const rowSize = shape.slice(1).reduce((a, b) => a * b, 1);
   const blockValues = Math.min(rows, step) * rowSize;
   if (blockValues === 0) return;
+  const { Module } = h5wasm();
   const ptr = Module._malloc(blockValues * 4);
   if (!ptr) throw new FtError(`${dataset.path}: could not allocate ${blockValues * 4} bytes in the HDF5 reader's memory`);
   try {

@@ -1,0 +1,3 @@
+export function platformTag(): string;
+export function platformPackageName(): string;
+export const ADDON_FILE: string;
