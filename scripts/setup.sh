@@ -44,7 +44,7 @@ if [ "$(pnpm --version 2>/dev/null || true)" != "12.4.2" ]; then
   npm install --global pnpm@12.4.2 >/dev/null
 fi
 pnpm install
-# An install that ran before oneDNN was there skipped the addon: build it now that it can be built.
-if [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] && [ ! -f packages/backend-native/build/Release/ft_native.node ]; then
+# The native engine (from source: the prebuilt package is for installs from the registry).
+if [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] || [ -f /usr/local/include/oneapi/dnnl/dnnl.hpp ]; then
   pnpm --filter @ft/backend-native build:native
 fi

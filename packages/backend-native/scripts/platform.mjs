@@ -15,5 +15,5 @@ export function platformPackageName() {
   return `@ft/backend-native-${platformTag()}`;
 }
 
-/** The file name of the addon, in a local build (build/Release) and in the platform package alike. */
+/** The file name of the addon, in a local build (native/build/Release) and in the platform package alike. */
 export const ADDON_FILE = "ft_native.node";

@@ -28,8 +28,8 @@ const SYSTEM = /^(libc|libm|libdl|libpthread|librt|ld-linux[-\w]*|libstdc\+\+|li
 
 const run = (command, args, options = {}) => execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], ...options });
 
-run("node", [join(packageRoot, "scripts", "install-native.mjs"), "--strict"], { cwd: packageRoot, stdio: "inherit" });
-const addon = join(packageRoot, "build", "Release", ADDON_FILE);
+run(process.execPath, [join(packageRoot, "scripts", "build-native.mjs")], { cwd: packageRoot, stdio: "inherit" });
+const addon = join(packageRoot, "native", "build", "Release", ADDON_FILE);
 
 const stage = mkdtempSync(join(tmpdir(), "ft-prebuild-"));
 try {

@@ -15,7 +15,7 @@ export const BUILD_HINT = inRepository
   ? "run `bash scripts/setup.sh` at the repository root (installs oneDNN and a compiler with apt-get, then builds the addon)"
   : PREBUILT_PLATFORMS.includes(platformTag())
     ? `npm install ${platformPackageName()} (the prebuilt engine; it is an optional dependency that was not installed)`
-    : `apt-get install libdnnl-dev g++ make, then npm rebuild @ft/backend-native (no prebuilt engine for ${platformTag()})`;
+    : `apt-get install libdnnl-dev g++ make, then node node_modules/@ft/backend-native/scripts/build-native.mjs (no prebuilt engine for ${platformTag()})`;
 
 /**
  * The functions of the compiled addon (native/*.cc). Every function checks the lengths of its
@@ -85,8 +85,11 @@ export interface NativeAddon {
     oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, epsilon: number, nextParam: Float32Array, nextM: Float32Array, nextV: Float32Array): void;
 }
 
-/** Where `node-gyp rebuild` puts the addon (the same from src/ and dist/). */
-export const ADDON_PATH = join(packageRoot, "build", "Release", ADDON_FILE);
+/**
+ * Where `node-gyp rebuild` in native/ puts the addon (the same from src/ and dist/). binding.gyp is not
+ * at the package root, where npm and pnpm would take it as an install script and try to build.
+ */
+export const ADDON_PATH = join(packageRoot, "native", "build", "Release", ADDON_FILE);
 
 let cached: NativeAddon | undefined;
 
@@ -134,7 +137,7 @@ function addonCandidates(): AddonCandidate[] {
   }
   return [
     { name: `the prebuilt ${platformPackageName()}`, path: existing(prebuilt), absent: `no prebuilt ${platformPackageName()} installed` },
-    { name: "the local build", path: existing(ADDON_PATH), absent: "no local build (build/Release)" },
+    { name: "the local build", path: existing(ADDON_PATH), absent: "no local build (native/build/Release)" },
   ];
 }
 

@@ -160,19 +160,22 @@ export function describeLoadingProof(proof: LoadingProof): void {
       });
     }
 
-    it.skipIf(!hasH5py || proof.h5pyStructureCheck === false)("h5py sees the written files exactly as files the h5py generator writes", () => {
-      const written = [...structures, ...(proof.notopFile ? [readStructure(proof.notopFile)] : [])];
-      for (const s of written) {
-        expect(existsSync(path(s.file)), `${s.file} was written`).toBe(true);
-        const reference = join(dir, `${s.file}.h5py-structure.h5`);
-        runGenerator(proof.generator, ["h5", s.file, reference, "1", "--empty"]);
-        const ours = JSON.parse(runGenerator(proof.generator, ["dump", path(s.file)])) as Record<string, unknown>;
-        const theirs = JSON.parse(runGenerator(proof.generator, ["dump", reference])) as Record<string, unknown>;
-        expect(Object.keys(ours).length, s.file).toBe(Object.keys(theirs).length);
-        expect(ours, s.file).toEqual(theirs);
-        rmSync(reference);
-      }
-    });
+    // Proofs whose structures come from code another proof checks leave this one out (no skipped test).
+    if (proof.h5pyStructureCheck !== false) {
+      it.skipIf(!hasH5py)("h5py sees the written files exactly as files the h5py generator writes", () => {
+        const written = [...structures, ...(proof.notopFile ? [readStructure(proof.notopFile)] : [])];
+        for (const s of written) {
+          expect(existsSync(path(s.file)), `${s.file} was written`).toBe(true);
+          const reference = join(dir, `${s.file}.h5py-structure.h5`);
+          runGenerator(proof.generator, ["h5", s.file, reference, "1", "--empty"]);
+          const ours = JSON.parse(runGenerator(proof.generator, ["dump", path(s.file)])) as Record<string, unknown>;
+          const theirs = JSON.parse(runGenerator(proof.generator, ["dump", reference])) as Record<string, unknown>;
+          expect(Object.keys(ours).length, s.file).toBe(Object.keys(theirs).length);
+          expect(ours, s.file).toEqual(theirs);
+          rmSync(reference);
+        }
+      });
+    }
 
     for (const file of proof.numpyFiles ?? []) {
       it.skipIf(!hasH5py)(`loads ${file} written by h5py with NumPy's conversions, with the values NumPy expects`, async () => {

@@ -27,14 +27,23 @@ function pack(dir: string): string {
   return join(tarballDir, added[0]!);
 }
 
-/** A fresh npm project depending on the named tarballs (and registry packages); returns its folder. */
-function project(name: string, ft: string[], registry: Record<string, string>, npmArgs: string[] = []): string {
+/**
+ * A fresh project depending on the named tarballs (and registry packages), installed by npm or pnpm
+ * (pnpm 12, which refuses unapproved install scripts); returns its folder.
+ */
+function project(name: string, ft: string[], registry: Record<string, string>, installArgs: string[] = [], manager: "npm" | "pnpm" = "npm"): string {
   const dir = join(work, name);
   mkdirSync(dir);
   const local = Object.fromEntries(ft.map((p) => [p, `file:${tarballs[p]}`]));
-  // overrides: the @ft packages' own ranges between each other resolve to these tarballs, not the registry.
-  writeFileSync(join(dir, "package.json"), JSON.stringify({ name, private: true, type: "module", dependencies: { ...local, ...registry }, overrides: local }, null, 2));
-  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...npmArgs], dir);
+  // Overrides: the @ft packages' own ranges between each other resolve to these tarballs, not the registry.
+  const manifest = { name, private: true, type: "module", dependencies: { ...local, ...registry }, ...(manager === "npm" ? { overrides: local } : {}) };
+  writeFileSync(join(dir, "package.json"), JSON.stringify(manifest, null, 2));
+  if (manager === "pnpm") {
+    writeFileSync(join(dir, "pnpm-workspace.yaml"), `overrides:\n${Object.entries(local).map(([p, spec]) => `  "${p}": "${spec}"`).join("\n")}\n`);
+    run("pnpm", ["install", ...installArgs], dir);
+  } else {
+    run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...installArgs], dir);
+  }
   return dir;
 }
 
@@ -53,6 +62,9 @@ const PUBLISHED = readdirSync(join(ROOT, "packages"))
 beforeAll(() => {
   mkdirSync(tarballDir);
   for (const { dir, manifest } of PUBLISHED) tarballs[manifest.name] = pack(dir);
+  const prebuilt = run("pnpm", ["--filter", "@ft/backend-native", "pack:prebuilt", "--out", tarballDir], ROOT).trim().split("\n").pop()!;
+  expect(prebuilt).toMatch(/ft-backend-native-linux-x64-gnu-[\d.]+\.tgz$/);
+  tarballs["@ft/backend-native-linux-x64-gnu"] = prebuilt;
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -60,7 +72,8 @@ describe("packed tarballs", () => {
   it("ship what they need and nothing that points outside them", () => {
     expect(Object.keys(tarballs)).toEqual(expect.arrayContaining(["@ft/core", "@ft/resnet", "@ft/vgg", "@ft/inception", "@ft/densenet", "@ft/cifar10", "@ft/backend-native"]));
     const license = readFileSync(join(ROOT, "LICENSE"), "utf8");
-    for (const [name, tarball] of Object.entries(tarballs)) {
+    for (const { manifest: { name } } of PUBLISHED) {
+      const tarball = tarballs[name]!;
       const files = run("tar", ["tzf", tarball], work).split("\n").filter(Boolean);
       expect(run("tar", ["xzOf", tarball, "package/LICENSE"], work), name).toBe(license);
       expect(files, name).toContain("package/LICENSE");
@@ -70,6 +83,8 @@ describe("packed tarballs", () => {
       const manifest = JSON.parse(run("tar", ["xzOf", tarball, "package/package.json"], work)) as Record<string, unknown>;
       expect(JSON.stringify(manifest.exports), name).not.toContain("source");
       expect(manifest.engines, name).toEqual({ node: ">=20" });
+      const lifecycle = Object.keys((manifest.scripts ?? {}) as Record<string, string>).filter((k) => /^(pre|post)?install$/.test(k));
+      expect(lifecycle, `${name}: install scripts fail pnpm consumers`).toEqual([]);
       expect(JSON.stringify(manifest), name).not.toContain("workspace:");
       const deps = manifest.dependencies as Record<string, string>;
       expect(Object.keys(deps).filter((d) => d.startsWith("@tensorflow/")), `${name}: tfjs is a peer`).toEqual([]);
@@ -81,9 +96,6 @@ describe("packed tarballs", () => {
 describe("@ft/backend-native with its prebuilt platform package", () => {
   let dir: string;
   beforeAll(() => {
-    const packed = run("pnpm", ["--filter", "@ft/backend-native", "pack:prebuilt", "--out", tarballDir], ROOT).trim().split("\n").pop()!;
-    expect(existsSync(packed)).toBe(true);
-    tarballs["@ft/backend-native-linux-x64-gnu"] = packed;
     dir = project("native", ["@ft/core", "@ft/resnet", "@ft/backend-native", "@ft/backend-native-linux-x64-gnu"], {});
   });
 
@@ -94,7 +106,7 @@ describe("@ft/backend-native with its prebuilt platform package", () => {
       expect(ldd).toContain(`${library} => ${join(prebuilt, library)}`);
     }
     expect(readdirSync(join(prebuilt, "licenses"))).toEqual(expect.arrayContaining(["libdnnl.so.2.copyright", "Apache-2.0", "libgomp.so.1.copyright", "GPL-3"]));
-    // The install step saw the prebuilt package and built nothing.
+    // Nothing was built: the package has no install script.
     expect(existsSync(join(dir, "node_modules", "@ft", "backend-native", "build"))).toBe(false);
   });
 
@@ -102,6 +114,15 @@ describe("@ft/backend-native with its prebuilt platform package", () => {
     const result = node(dir, "train-native.mjs");
     expect(result).toMatchObject({ backend: "native", warning: null, changed: true });
     expect(Number.isFinite(result.loss)).toBe(true);
+  });
+});
+
+describe("installed by pnpm 12 (which fails on unapproved install scripts)", () => {
+  it("installs @ft/core, @ft/resnet and the native engine, prebuilt, and trains a step on it", () => {
+    // pnpm links only direct dependencies at the top: the app names the tfjs it imports itself.
+    const tfjs = { "@tensorflow/tfjs-core": "4.22.0", "@tensorflow/tfjs-layers": "4.22.0" };
+    const dir = project("pnpm", ["@ft/core", "@ft/resnet", "@ft/backend-native", "@ft/backend-native-linux-x64-gnu"], tfjs, [], "pnpm");
+    expect(node(dir, "train-native.mjs")).toMatchObject({ backend: "native", warning: null, changed: true });
   });
 });
 

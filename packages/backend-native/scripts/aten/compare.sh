@@ -64,5 +64,5 @@ for pkg in libtorch1.13 libdnnl2; do
 done
 # What loading each really maps: the library plus everything it links, transitively.
 closure() { ldd "$@" | awk '/=>/ {print $3}' | xargs -n1 readlink -f | sort -u; }
-echo "ft-native addon + linked libraries: $(closure packages/backend-native/build/Release/ft_native.node | xargs du -cb | tail -1 | cut -f1) bytes in $(closure packages/backend-native/build/Release/ft_native.node | wc -l) files"
+echo "ft-native addon + linked libraries: $(closure packages/backend-native/native/build/Release/ft_native.node | xargs du -cb | tail -1 | cut -f1) bytes in $(closure packages/backend-native/native/build/Release/ft_native.node | wc -l) files"
 echo "libtorch + libtorch_cpu + linked libraries: $(closure /usr/lib/x86_64-linux-gnu/libtorch.so.1.13 /usr/lib/x86_64-linux-gnu/libtorch_cpu.so.1.13 | xargs du -cb | tail -1 | cut -f1) bytes in $(closure /usr/lib/x86_64-linux-gnu/libtorch.so.1.13 /usr/lib/x86_64-linux-gnu/libtorch_cpu.so.1.13 | wc -l) files"

@@ -148,9 +148,8 @@ export async function selectBackend(requested: string | undefined = process.env.
     const error = await activate(candidate);
     if (!error) {
       const skipped = attempts.map((a) => a.name).join(", ");
-      const selection = finish(candidate, skipped ? `first engine that loads (not available: ${skipped})` : "first engine that loads", attempts);
-      selection.warning = fallbackWarning(candidate, attempts);
-      return selection;
+      const reason = skipped ? `first engine that loads (not available: ${skipped})` : "first engine that loads";
+      return finish(candidate, reason, attempts, fallbackWarning(candidate, attempts));
     }
     attempts.push({ name: candidate.name, ok: false, detail: error });
   }
@@ -182,8 +181,8 @@ function fallbackWarning(chosen: BackendCandidate, attempts: BackendAttempt[]): 
   return `warning: using ${chosen.name}, which ${chosen.slowdown}, because ${failed.name} failed to load: ${failed.detail}.${fix} Pass --backend ${chosen.name} to choose it and silence this.`;
 }
 
-function finish(candidate: BackendCandidate, reason: string, attempts: BackendAttempt[]): BackendSelection {
-  current = { name: candidate.name, tfName: candidate.tfName, reason, attempts, threads: candidate.threads?.() };
+function finish(candidate: BackendCandidate, reason: string, attempts: BackendAttempt[], warning?: string): BackendSelection {
+  current = { name: candidate.name, tfName: candidate.tfName, reason, attempts, threads: candidate.threads?.(), ...(warning ? { warning } : {}) };
   return current;
 }
 

@@ -3,13 +3,13 @@
     {
       "target_name": "ft_native",
       "sources": [
-        "native/addon.cc",
-        "native/conv.cc",
-        "native/matmul.cc",
-        "native/pool.cc",
-        "native/batchnorm.cc",
-        "native/optimizer.cc",
-        "native/elementwise.cc"
+        "addon.cc",
+        "conv.cc",
+        "matmul.cc",
+        "pool.cc",
+        "batchnorm.cc",
+        "optimizer.cc",
+        "elementwise.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
