@@ -65,6 +65,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerBatchNorm(env, exports);
   registerOptimizer(env, exports);
   registerElementwise(env, exports);
+  registerReduce(env, exports);
+  registerLayout(env, exports);
   return exports;
 }
 

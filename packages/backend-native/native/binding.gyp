@@ -9,7 +9,9 @@
         "pool.cc",
         "batchnorm.cc",
         "optimizer.cc",
-        "elementwise.cc"
+        "elementwise.cc",
+        "reduce.cc",
+        "layout.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

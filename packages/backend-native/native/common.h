@@ -27,6 +27,11 @@ dnnl::stream& cpuStream();
  */
 int loopThreads();
 
+// Memory-bound loops split between threads (when loopThreads() > 1) only above this many elements:
+// waking another OpenMP thread costs more than it saves on small tensors.
+constexpr int64_t kParallelElements = 1 << 18;
+inline bool parallel(int64_t elements) { return loopThreads() > 1 && elements > kParallelElements; }
+
 /** A typed-array argument: pointer and element count (F32: Float32Array, I32: Int32Array). */
 template <typename Element>
 struct ArrayArg {
@@ -161,5 +166,7 @@ void registerPool(Napi::Env env, Napi::Object exports);
 void registerBatchNorm(Napi::Env env, Napi::Object exports);
 void registerOptimizer(Napi::Env env, Napi::Object exports);
 void registerElementwise(Napi::Env env, Napi::Object exports);
+void registerReduce(Napi::Env env, Napi::Object exports);
+void registerLayout(Napi::Env env, Napi::Object exports);
 
 }  // namespace ft

@@ -1,10 +1,12 @@
-// Elementwise ops, reductions and tiling: what dominates a training step once convolutions run in
-// oneDNN (BatchNorm's gradient alone is a dozen broadcasting Mul/Add/Sub and Sum/Mean over N,H,W).
+// Elementwise ops: broadcasting binary and unary arithmetic, what dominates a training step once
+// convolutions run in oneDNN (BatchNorm's gradient alone is a dozen broadcasting Mul/Add/Sub).
 // Arithmetic is float32 per element, like the cpu kernels (whose double intermediates round to the
-// same float32 for a single +, -, *, /); sums accumulate in double, as the cpu kernels do.
+// same float32 for a single +, -, *, /). Reductions are in reduce.cc, copies and reshuffles in layout.cc.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <initializer_list>
+#include <utility>
 #include <vector>
 
 #include <omp.h>
@@ -13,12 +15,6 @@
 
 namespace ft {
 namespace {
-
-// Memory-bound loops split between threads (when loopThreads() > 1) only above this many elements:
-// waking another OpenMP thread costs more than it saves on small tensors.
-constexpr int64_t kParallelElements = 1 << 18;
-
-bool parallel(int64_t elements) { return loopThreads() > 1 && elements > kParallelElements; }
 
 enum class BinaryOp { Add = 0, Sub, Mul, Div, Max, Min, SquaredDifference, ReluGrad, SquareGrad };
 
@@ -194,250 +190,28 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// reduce(x, [outer, length, inner], out, mean): out[o, i] = Σ_r x[o, r, i] (÷ length for a mean),
-// accumulated in double.
-Napi::Value Reduce(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Dims s = intsArg(info, 1, "shape", 3);
-  const int64_t outer = s[0], length = s[1], inner = s[2];
-  const float* x = f32Arg(info, 0, "x", product(env, s, "x")).data;
-  float* out = f32Arg(info, 2, "out", outer * inner).data;
-  const bool mean = boolArg(info, 3, "mean");
-  auto finish = [&](double sum) {
-    const float f = static_cast<float>(sum);
-    return mean ? f / static_cast<float>(length) : f;
-  };
-  if (inner == 1) {
-#pragma omp parallel for schedule(static) if (parallel(outer * length)) num_threads(loopThreads())
-    for (int64_t o = 0; o < outer; o++) {
-      double acc = 0;
-      const float* p = x + o * length;
-      for (int64_t r = 0; r < length; r++) acc += p[r];
-      out[o] = finish(acc);
-    }
-    return env.Undefined();
-  }
-  const int threads = parallel(outer * length * inner) ? loopThreads() : 1;
-  if (outer >= threads) {
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t o = 0; o < outer; o++) {
-      std::vector<double> acc(inner, 0.0);
-      for (int64_t r = 0; r < length; r++) {
-        const float* p = x + (o * length + r) * inner;
-        for (int64_t i = 0; i < inner; i++) acc[i] += p[i];
-      }
-      for (int64_t i = 0; i < inner; i++) out[o * inner + i] = finish(acc[i]);
-    }
-    return env.Undefined();
-  }
-  // Few outer rows (e.g. a sum over N,H,W to channels): each thread sums a slice of `length`.
-  for (int64_t o = 0; o < outer; o++) {
-    std::vector<double> partial(static_cast<size_t>(threads) * inner, 0.0);
-#pragma omp parallel num_threads(threads)
-    {
-      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-      double* acc = partial.data() + static_cast<size_t>(t) * inner;
-      const int64_t r0 = length * t / nt, r1 = length * (t + 1) / nt;
-      for (int64_t r = r0; r < r1; r++) {
-        const float* p = x + (o * length + r) * inner;
-        for (int64_t i = 0; i < inner; i++) acc[i] += p[i];
-      }
-    }
-    for (int64_t i = 0; i < inner; i++) {
-      double sum = 0;
-      for (int t = 0; t < threads; t++) sum += partial[static_cast<size_t>(t) * inner + i];
-      out[o * inner + i] = finish(sum);
-    }
-  }
-  return env.Undefined();
-}
-
-// softmax(x, [rows, length], out): softmax over the last axis, row by row: exp(x - max) / Σ exp(x - max),
-// the exponentials computed and summed in double as tfjs's cpu kernel does in JS numbers.
-Napi::Value Softmax(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Dims s = intsArg(info, 1, "shape", 2);
-  const int64_t rows = s[0], length = s[1];
-  const float* x = f32Arg(info, 0, "x", product(env, s, "x")).data;
-  float* out = f32Arg(info, 2, "out", rows * length).data;
-#pragma omp parallel for schedule(static) if (parallel(rows * length)) num_threads(loopThreads())
-  for (int64_t r = 0; r < rows; r++) {
-    const float* p = x + r * length;
-    float* o = out + r * length;
-    float top = -std::numeric_limits<float>::infinity();
-    for (int64_t i = 0; i < length; i++) top = std::max(top, p[i]);
-    double sum = 0;
-    for (int64_t i = 0; i < length; i++) {
-      const float e = static_cast<float>(std::exp(static_cast<double>(p[i] - top)));
-      o[i] = e;
-      sum += e;
-    }
-    const float total = static_cast<float>(sum);
-    for (int64_t i = 0; i < length; i++) o[i] /= total;
-  }
-  return env.Undefined();
-}
-
-// centeredDot(x, mean, dy, out): out[c] = sum over rows of dy[r, c] * (x[r, c] - mean[c]), x and
-// dy of shape [rows, C] (BatchNorm's scale and variance gradients in one pass), double accumulation.
-Napi::Value CenteredDot(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsTypedArray() || !info[1].IsTypedArray()) fail(env, "centeredDot takes (x, mean, dy, out)");
-  const int64_t n = static_cast<int64_t>(info[0].As<Napi::TypedArray>().ElementLength());
-  const int64_t c = static_cast<int64_t>(info[1].As<Napi::TypedArray>().ElementLength());
-  if (c == 0 || n % c != 0) fail(env, "x has " + std::to_string(n) + " elements, not a multiple of mean's " + std::to_string(c));
-  const float* x = f32Arg(info, 0, "x", n).data;
-  const float* mean = f32Arg(info, 1, "mean", c).data;
-  const float* dy = f32Arg(info, 2, "dy", n).data;
-  float* out = f32Arg(info, 3, "out", c).data;
-  std::vector<double> acc(c, 0.0);
-  const int64_t rows = n / c;
-  for (int64_t r = 0; r < rows; r++) {
-    const float* xr = x + r * c;
-    const float* gr = dy + r * c;
-    for (int64_t j = 0; j < c; j++) acc[j] += static_cast<double>(gr[j] * (xr[j] - mean[j]));
-  }
-  for (int64_t j = 0; j < c; j++) out[j] = static_cast<float>(acc[j]);
-  return env.Undefined();
-}
-
-// concat(inputs[], inners[], outer, out): each output row o is input 0's row o, then input 1's, ...
-// (concatenation along an axis, with inner_i = the product of input i's dims from that axis on).
-Napi::Value Concat(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsArray()) fail(env, "concat takes (inputs, inners, outer, out)");
-  auto list = info[0].As<Napi::Array>();
-  const uint32_t count = list.Length();
-  if (count == 0) fail(env, "concat needs at least one input");
-  Dims inners = intsArg(info, 1, "inners", count);
-  const int64_t outer = intArg(info, 2, "outer", 1, std::numeric_limits<int32_t>::max());
-  std::vector<const float*> data(count);
-  int64_t total = 0;
-  for (uint32_t i = 0; i < count; i++) {
-    Napi::Value v = list.Get(i);
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) fail(env, "inputs[" + std::to_string(i) + "] must be a Float32Array");
-    auto a = v.As<Napi::Float32Array>();
-    const int64_t expected = product(env, {outer, inners[i]}, "input");
-    if (static_cast<int64_t>(a.ElementLength()) != expected) {
-      fail(env, "inputs[" + std::to_string(i) + "] has " + std::to_string(a.ElementLength()) + " elements, expected " + std::to_string(expected));
-    }
-    data[i] = a.Data();
-    total += inners[i];
-  }
-  float* out = f32Arg(info, 3, "out", product(env, {outer, total}, "out")).data;
-#pragma omp parallel for schedule(static) if (parallel(outer * total)) num_threads(loopThreads())
-  for (int64_t o = 0; o < outer; o++) {
-    float* dst = out + o * total;
-    for (uint32_t i = 0; i < count; i++) {
-      std::copy(data[i] + o * inners[i], data[i] + (o + 1) * inners[i], dst);
-      dst += inners[i];
-    }
-  }
-  return env.Undefined();
-}
-
-// tile(x, xShape, reps, out): out[i0..ik] = x[i0 % x0, ..., ik % xk].
-Napi::Value Tile(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[1].IsArray()) fail(env, "tile takes (x, xShape, reps, out)");
-  const uint32_t rank = info[1].As<Napi::Array>().Length();
-  if (rank < 1 || rank > 8) fail(env, "tile supports rank 1 to 8");
-  Dims xs = intsArg(info, 1, "xShape", rank), reps = intsArg(info, 2, "reps", rank);
-  Dims os(rank);
-  for (uint32_t k = 0; k < rank; k++) os[k] = xs[k] * reps[k];
-  const float* x = f32Arg(info, 0, "x", product(env, xs, "x")).data;
-  float* out = f32Arg(info, 3, "out", product(env, os, "out")).data;
-  const int64_t inner = xs[rank - 1], rows = product(env, os, "out") / os[rank - 1];
-#pragma omp parallel for schedule(static) if (parallel(rows * inner)) num_threads(loopThreads())
-  for (int64_t row = 0; row < rows; row++) {
-    int64_t off = 0, stride = inner, rest = row;
-    for (uint32_t k = rank - 1; k-- > 0;) {
-      const int64_t i = rest % os[k];
-      rest /= os[k];
-      off += (i % xs[k]) * stride;
-      stride *= xs[k];
-    }
-    float* o = out + row * os[rank - 1];
-    for (int64_t r = 0; r < reps[rank - 1]; r++) std::copy(x + off, x + off + inner, o + r * inner);
-  }
-  return env.Undefined();
-}
-
-// pad(x, xShape, before, after, value, out): constant padding (tfjs PadV2) of a rank-1..8 tensor.
-Napi::Value Pad(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 6 || !info[1].IsArray() || !info[4].IsNumber()) fail(env, "pad takes (x, xShape, before, after, value, out)");
-  const uint32_t rank = info[1].As<Napi::Array>().Length();
-  if (rank < 1 || rank > 8) fail(env, "pad supports rank 1 to 8");
-  Dims xs = intsArg(info, 1, "xShape", rank), before = intsArg(info, 2, "before", rank, 0), after = intsArg(info, 3, "after", rank, 0);
-  Dims os(rank);
-  for (uint32_t k = 0; k < rank; k++) os[k] = xs[k] + before[k] + after[k];
-  const float* x = f32Arg(info, 0, "x", product(env, xs, "x")).data;
-  const float value = info[4].As<Napi::Number>().FloatValue();
-  float* out = f32Arg(info, 5, "out", product(env, os, "out")).data;
-  const int64_t inner = xs[rank - 1], outInner = os[rank - 1], rows = product(env, os, "out") / outInner;
-#pragma omp parallel for schedule(static) if (parallel(rows * outInner)) num_threads(loopThreads())
-  for (int64_t row = 0; row < rows; row++) {
-    float* o = out + row * outInner;
-    // Map the output row to x's row; a coordinate in the padding makes the whole row padding.
-    int64_t off = 0, stride = inner, rest = row;
-    bool inside = true;
-    for (uint32_t k = rank - 1; k-- > 0;) {
-      const int64_t i = rest % os[k] - before[k];
-      rest /= os[k];
-      if (i < 0 || i >= xs[k]) inside = false;
-      off += i * stride;
-      stride *= xs[k];
-    }
-    if (!inside) {
-      std::fill(o, o + outInner, value);
-      continue;
-    }
-    std::fill(o, o + before[rank - 1], value);
-    std::copy(x + off, x + off + inner, o + before[rank - 1]);
-    std::fill(o + before[rank - 1] + inner, o + outInner, value);
-  }
-  return env.Undefined();
-}
-
-// slice(x, xShape, begin, size, out): out = x[begin[0] : begin[0] + size[0], ...] (tfjs Slice), rank 1..8.
-Napi::Value Slice(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 5 || !info[1].IsArray()) fail(env, "slice takes (x, xShape, begin, size, out)");
-  const uint32_t rank = info[1].As<Napi::Array>().Length();
-  if (rank < 1 || rank > 8) fail(env, "slice supports rank 1 to 8");
-  Dims xs = intsArg(info, 1, "xShape", rank), begin = intsArg(info, 2, "begin", rank, 0), size = intsArg(info, 3, "size", rank);
-  for (uint32_t k = 0; k < rank; k++) {
-    if (begin[k] + size[k] > xs[k]) fail(env, "slice [" + std::to_string(begin[k]) + ", " + std::to_string(begin[k] + size[k]) + ") of axis " + std::to_string(k) + " exceeds its size " + std::to_string(xs[k]));
-  }
-  const float* x = f32Arg(info, 0, "x", product(env, xs, "x")).data;
-  float* out = f32Arg(info, 4, "out", product(env, size, "out")).data;
-  const int64_t inner = size[rank - 1], rows = product(env, size, "out") / inner;
-#pragma omp parallel for schedule(static) if (parallel(rows * inner)) num_threads(loopThreads())
-  for (int64_t row = 0; row < rows; row++) {
-    int64_t off = begin[rank - 1], stride = xs[rank - 1], rest = row;
-    for (uint32_t k = rank - 1; k-- > 0;) {
-      off += (rest % size[k] + begin[k]) * stride;
-      rest /= size[k];
-      stride *= xs[k];
-    }
-    std::copy(x + off, x + off + inner, out + row * inner);
-  }
-  return env.Undefined();
-}
-
 }  // namespace
+
+// The op codes, by the tfjs kernel each one implements (FtReluGrad, FtSquareGrad: ft-native's gradient
+// kernels, a = dy and b = x), so that TypeScript reads them from here instead of typing them again.
+static Napi::Object opCodes(Napi::Env env, std::initializer_list<std::pair<const char*, int>> codes) {
+  Napi::Object object = Napi::Object::New(env);
+  for (const auto& [kernel, code] : codes) object.Set(kernel, code);
+  object.Freeze();
+  return object;
+}
 
 void registerElementwise(Napi::Env env, Napi::Object exports) {
   FT_EXPORT(exports, env, "binary", Binary);
   FT_EXPORT(exports, env, "unary", Unary);
-  FT_EXPORT(exports, env, "reduce", Reduce);
-  FT_EXPORT(exports, env, "softmax", Softmax);
-  FT_EXPORT(exports, env, "tile", Tile);
-  FT_EXPORT(exports, env, "pad", Pad);
-  FT_EXPORT(exports, env, "slice", Slice);
-  FT_EXPORT(exports, env, "centeredDot", CenteredDot);
-  FT_EXPORT(exports, env, "concat", Concat);
+  using B = BinaryOp;
+  exports.Set("binaryOps", opCodes(env, {{"Add", int(B::Add)}, {"Sub", int(B::Sub)}, {"Multiply", int(B::Mul)}, {"RealDiv", int(B::Div)},
+                                         {"Maximum", int(B::Max)}, {"Minimum", int(B::Min)}, {"SquaredDifference", int(B::SquaredDifference)},
+                                         {"FtReluGrad", int(B::ReluGrad)}, {"FtSquareGrad", int(B::SquareGrad)}}));
+  using U = UnaryOp;
+  exports.Set("unaryOps", opCodes(env, {{"Relu", int(U::Relu)}, {"Step", int(U::Step)}, {"Square", int(U::Square)}, {"Neg", int(U::Neg)},
+                                        {"Sqrt", int(U::Sqrt)}, {"Rsqrt", int(U::Rsqrt)}, {"Exp", int(U::Exp)}, {"Log", int(U::Log)},
+                                        {"Abs", int(U::Abs)}, {"Relu6", int(U::Relu6)}}));
 }
 
 }  // namespace ft

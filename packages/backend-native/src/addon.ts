@@ -22,6 +22,9 @@ export const BUILD_HINT = inRepository
  * typed arrays against the shapes it is given and throws an Error on a mismatch.
  * Activations are NHWC, filters HWIO; outputs are written into caller-allocated arrays.
  */
+/** The names of the addon's functions (what a test may spy on). */
+export type NativeAddonFunction = { [K in keyof NativeAddon]: NativeAddon[K] extends (...args: never[]) => unknown ? K : never }[keyof NativeAddon];
+
 export interface NativeAddon {
   info(): { onednn: string; threads: number; loopThreads: number; cpuIsa: number };
   /** geometry: [strideH, strideW, dilationH, dilationW, padTop, padBottom, padLeft, padRight, outH, outW]. */
@@ -61,9 +64,13 @@ export interface NativeAddon {
   batchNormTrainingGrad(dy: Float32Array, x: Float32Array, mean: Float32Array, variance: Float32Array, scale: Float32Array,
     dMean: Float32Array, dVariance: Float32Array, epsilon: number, dx: Float32Array, dScale: Float32Array, dOffset: Float32Array,
     dxSums?: Float32Array | null): void;
-  /** op: 0 Add, 1 Sub, 2 Mul, 3 Div, 4 Max, 5 Min, 6 SquaredDifference, 7 dy·step(x), 8 dy·2x; shapes of equal rank broadcasting to outShape. */
+  /** The op codes of `binary` by the tfjs kernel each implements (FtReluGrad: dy·step(x), FtSquareGrad: dy·2x). */
+  binaryOps: Readonly<Record<string, number>>;
+  /** The op codes of `unary` by the tfjs kernel each implements. */
+  unaryOps: Readonly<Record<string, number>>;
+  /** op: one of `binaryOps`; shapes of equal rank broadcasting to outShape. */
   binary(op: number, a: Float32Array, aShape: number[], b: Float32Array, bShape: number[], out: Float32Array, outShape: number[]): void;
-  /** op: 0 Relu, 1 Step (alpha below 0), 2 Square, 3 Neg, 4 Sqrt, 5 Rsqrt, 6 Exp, 7 Log, 8 Abs, 9 Relu6. */
+  /** op: one of `unaryOps` (Step: alpha below 0). */
   unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
   /** out[o, i] = sum (or mean) over r of x[o, r, i], shape [outer, length, inner]. */
   reduce(x: Float32Array, shape: number[], out: Float32Array, mean: boolean): void;

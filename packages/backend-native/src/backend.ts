@@ -50,7 +50,7 @@ export function registerNativeBackend(): NativeAddon {
   return addon;
 }
 
-/** Kernel names the addon runs natively on `ft-native`. */
+/** The kernels ft-native replaces with its own (the op codes, and so the elementwise kernels, come from the addon: it must load). */
 export function nativeKernelNames(): string[] {
-  return nativeKernelConfigs({} as NativeAddon).map((c) => c.kernelName);
+  return nativeKernelConfigs(loadNativeAddon()).map((c) => c.kernelName);
 }

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { loadNativeAddon, type NativeAddon } from "./addon.js";
+import { loadNativeAddon, type NativeAddonFunction } from "./addon.js";
 import { nativeUnavailable, random, relativeError, runKernelOn, skipReason, type Inputs } from "./test-utils/compare.js";
 
 // Exercise the threaded loop paths even on a one-core machine (read once, at the first native loop;
@@ -10,7 +10,7 @@ process.env.FT_NATIVE_LOOP_THREADS = "2";
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 /** Runs the kernel on both backends; checks agreement and how often the addon function ran. */
-function compare(kernelName: string, inputs: Inputs, attrs: object, addonFn: keyof NativeAddon, expectedCalls = 1, tolerance = 1e-6) {
+function compare(kernelName: string, inputs: Inputs, attrs: object, addonFn: NativeAddonFunction, expectedCalls = 1, tolerance = 1e-6) {
   const cpu = runKernelOn("cpu", kernelName, inputs, attrs);
   const spy = vi.spyOn(loadNativeAddon(), addonFn);
   const native = runKernelOn("ft-native", kernelName, inputs, attrs);
@@ -179,6 +179,16 @@ describe.skipIf(nativeUnavailable)(`ft-native elementwise kernels match the cpu 
     };
     const gc = grads("cpu"), gn = grads("ft-native");
     gc.forEach((g, i) => expect(relativeError(gn[i]!, g)).toBeLessThan(1e-6));
+  });
+
+  it("the addon names its op codes by the kernels they implement: distinct codes, each kernel registered on ft-native", () => {
+    const { binaryOps, unaryOps } = loadNativeAddon();
+    for (const ops of [binaryOps, unaryOps]) {
+      expect(new Set(Object.values(ops)).size).toBe(Object.keys(ops).length);
+      for (const kernelName of Object.keys(ops)) expect(tf.getKernel(kernelName, "ft-native"), kernelName).toBeDefined();
+    }
+    expect(Object.keys(binaryOps)).toEqual(expect.arrayContaining(["Add", "Multiply", "RealDiv", "FtReluGrad"]));
+    expect(Object.keys(unaryOps)).toEqual(expect.arrayContaining(["Relu", "Step", "Sqrt"]));
   });
 
   it("bad elementwise calls throw", () => {

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { loadNativeAddon, type NativeAddon } from "./addon.js";
+import { loadNativeAddon, type NativeAddonFunction } from "./addon.js";
 import { nativeKernelNames } from "./backend.js";
 import { nativeUnavailable, onBoth, random, relativeError, runKernelOn, skipReason, type Inputs } from "./test-utils/compare.js";
 
@@ -10,7 +10,7 @@ type Shape4 = [number, number, number, number];
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 /** Counts calls of one addon function while `fn` runs: proves the native path ran, not the fallback. */
-function nativeCalls(name: keyof NativeAddon, fn: () => void): number {
+function nativeCalls(name: NativeAddonFunction, fn: () => void): number {
   const spy = vi.spyOn(loadNativeAddon(), name);
   try {
     fn();
@@ -20,7 +20,7 @@ function nativeCalls(name: keyof NativeAddon, fn: () => void): number {
   }
 }
 
-function expectKernelMatchesCpu(kernelName: string, inputs: Inputs, attrs: object, addonFn: keyof NativeAddon) {
+function expectKernelMatchesCpu(kernelName: string, inputs: Inputs, attrs: object, addonFn: NativeAddonFunction) {
   const cpu = runKernelOn("cpu", kernelName, inputs, attrs);
   let native!: ReturnType<typeof runKernelOn>;
   expect(nativeCalls(addonFn, () => (native = runKernelOn("ft-native", kernelName, inputs, attrs))), `${kernelName} ran natively`).toBe(1);

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { describe, expect, it, vi } from "vitest";
-import { loadNativeAddon, type NativeAddon } from "./addon.js";
+import { loadNativeAddon, type NativeAddonFunction } from "./addon.js";
 import { nativeUnavailable, random, relativeError, skipReason } from "./test-utils/compare.js";
 
 type Params = Record<string, { values: Float32Array; shape: number[] }>;
@@ -52,7 +52,7 @@ describe.skipIf(nativeUnavailable)(`training on ft-native${skipReason}`, () => {
     const x = random(2 * 12 * 10 * 3);
     const cpu = trainStep("cpu", params, x, [1, 3]);
     const addon = loadNativeAddon();
-    const used: Array<keyof NativeAddon> = ["conv2d", "conv2dBackpropInput", "conv2dBackpropFilter", "batchMatMul", "maxPool", "avgPool",
+    const used: Array<NativeAddonFunction> = ["conv2d", "conv2dBackpropInput", "conv2dBackpropFilter", "batchMatMul", "maxPool", "avgPool",
       "maxPoolGradFromArgmax", "avgPoolGrad", "batchNorm", "binary", "reduce", "concat", "centeredDot"];
     const spies = used.map((name) => vi.spyOn(addon, name));
     const native = trainStep("ft-native", params, x, [1, 3]);

@@ -11,3 +11,5 @@ export {
   type Cifar10ArchiveOptions,
 } from "./archive.js";
 export { CIFAR10_CLASSES, RECORD_BYTES, recordImage, recordLabel, recordCount } from "./records.js";
+// Importing the package lets `finetune({ data: "cifar10" })` (and `ft train --data cifar10`) open it.
+export { CIFAR10_SOURCE } from "./source.js";

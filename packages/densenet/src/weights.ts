@@ -1,4 +1,4 @@
-import type { ReportedAccuracy, WeightRecord } from "@ft/core";
+import { tfAndThRecords, topAndNotopRecords, type ReportedAccuracy, type WeightRecord } from "@ft/core";
 
 const DRIVE = "https://drive.google.com/uc?export=download&id=";
 const KERAS_RELEASE = "https://github.com/keras-team/keras-applications/releases/download/densenet/";
@@ -7,75 +7,29 @@ const KERAS_TABLE = "keras.io Keras Applications table (224×224 centre crop, Im
 
 /** One Caffe-converted file pair (Theano and TensorFlow layouts of the same weights), hosted on Google Drive. */
 function caffeRecords(model: string, megabytes: number, thId: string, tfId: string, accuracy: ReportedAccuracy): WeightRecord[] {
-  const notes = (id: string, ordering: string) =>
-    `shicai's Caffe model converted to Keras 1 by flyyufelix (DenseNet-Keras), ${ordering}. Hosted on Google Drive ` +
-    `(share link https://drive.google.com/open?id=${id}), which may answer with a confirmation page for large files; ` +
-    "the size is the seed's rounded figure and no checksum was published. BN gamma/beta are 1/0; the Scale layers hold the affine.";
-  return [
-    {
-      id: `${model}.tf`,
-      url: `${DRIVE}${tfId}`,
-      fileName: `${model}_weights_tf.h5`,
-      bytes: megabytes * 1_000_000,
-      bytesApproximate: true,
-      layout: "keras1",
-      ordering: "tf",
-      includeTop: true,
-      classes: 1000,
-      preprocessing: "densenet",
-      accuracy,
-      notes: notes(tfId, "TensorFlow layout"),
-    },
-    {
-      id: `${model}.th`,
-      url: `${DRIVE}${thId}`,
-      fileName: `${model}_weights_th.h5`,
-      bytes: megabytes * 1_000_000,
-      bytesApproximate: true,
-      layout: "keras1",
-      ordering: "th",
-      includeTop: true,
-      classes: 1000,
-      preprocessing: "densenet",
-      accuracy,
-      notes: notes(thId, "Theano layout (kernels flipped on load)"),
-    },
-  ];
+  const file = (ordering: "th" | "tf", id: string, layout: string) => ({
+    url: `${DRIVE}${id}`,
+    fileName: `${model}_weights_${ordering}.h5`,
+    bytes: megabytes * 1_000_000,
+    bytesApproximate: true,
+    notes:
+      `shicai's Caffe model converted to Keras 1 by flyyufelix (DenseNet-Keras), ${layout}. Hosted on Google Drive ` +
+      `(share link https://drive.google.com/open?id=${id}), which may answer with a confirmation page for large files; ` +
+      "the size is the seed's rounded figure and no checksum was published. BN gamma/beta are 1/0; the Scale layers hold the affine.",
+  });
+  return tfAndThRecords(model, { layout: "keras1", preprocessing: "densenet", accuracy }, file("tf", tfId, "TensorFlow layout"), file("th", thId, "Theano layout (kernels flipped on load)"));
 }
 
-/** Keras-applications top and notop files (md5 from keras-applications' densenet.py). */
+/** Keras-applications top and notop files (md5 from keras-applications' densenet.py); sizes estimated from the parameter counts. */
 function kerasRecords(model: string, params: { top: number; notop: number }, md5: { top: string; notop: string }, accuracy: ReportedAccuracy): WeightRecord[] {
-  const estimate = (n: number) => `Size estimated from the parameter count (${n.toLocaleString("en-US")} float32); the md5 is authoritative.`;
-  return [
-    {
-      id: `${model}.keras`,
-      url: `${KERAS_RELEASE}${model}_weights_tf_dim_ordering_tf_kernels.h5`,
-      fileName: `${model}_weights_tf_dim_ordering_tf_kernels.h5`,
-      bytes: params.top * 4,
-      bytesApproximate: true,
-      checksum: { algorithm: "md5", value: md5.top },
-      layout: "keras2",
-      ordering: "tf",
-      includeTop: true,
-      classes: 1000,
-      preprocessing: "torch",
-      accuracy,
-      notes: estimate(params.top),
-    },
-    {
-      id: `${model}.keras.notop`,
-      url: `${KERAS_RELEASE}${model}_weights_tf_dim_ordering_tf_kernels_notop.h5`,
-      fileName: `${model}_weights_tf_dim_ordering_tf_kernels_notop.h5`,
-      bytes: params.notop * 4,
-      bytesApproximate: true,
-      checksum: { algorithm: "md5", value: md5.notop },
-      layout: "keras2",
-      ordering: "tf",
-      includeTop: false,
-      preprocessing: "torch",
-      notes: estimate(params.notop),
-    },
-  ];
+  const file = (values: number, digest: string, suffix: string) => ({
+    url: `${KERAS_RELEASE}${model}_weights_tf_dim_ordering_tf_kernels${suffix}.h5`,
+    bytes: values * 4,
+    bytesApproximate: true,
+    md5: digest,
+    notes: `Size estimated from the parameter count (${values.toLocaleString("en-US")} float32); the md5 is authoritative.`,
+  });
+  return topAndNotopRecords(`${model}.keras`, { layout: "keras2", ordering: "tf", preprocessing: "torch", accuracy }, file(params.top, md5.top, ""), file(params.notop, md5.notop, "_notop"));
 }
 
 export const DENSENET121_WEIGHTS = caffeRecords("densenet121", 32, "0Byy2AcGyEVxfMlRYb3YzV210VzQ", "0Byy2AcGyEVxfSTA4SHJVOHNuTXc", { top1: 74.91, top5: 92.19, source: CAFFE_SOURCE });

@@ -8,7 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { LRN, PoolHelper, type BuildOptions, type InputShape, type WeightRecord } from "@ft/core";
+import { LRN, PoolHelper, type BuildOptions, type InputShape } from "@ft/core";
 import { resolveBuildOptions } from "@ft/core";
 import { AutoNames, apply, globalPooling, smallestInputSide, validOut, type Tensor } from "./common.js";
 
@@ -222,28 +222,3 @@ export function averageGoogLeNetPredictions(outputs: tf.Tensor | tf.Tensor[]): t
   if (!Array.isArray(outputs)) return outputs;
   return tf.tidy(() => tf.div(tf.addN(outputs), outputs.length));
 }
-
-// ---------------------------------------------------------------------------------------------
-// Weight records
-
-/** GoogLeNet weight files; the first is the default (`"imagenet"`). */
-export const GOOGLENET_WEIGHTS: WeightRecord[] = [
-  {
-    id: "googlenet.th",
-    url: "https://drive.google.com/uc?export=download&id=0B319laiAPjU3RE1maU9MMlh2dnc",
-    fileName: "googlenet_weights.h5",
-    bytes: 54_000_000,
-    bytesApproximate: true,
-    layout: "keras1",
-    ordering: "th",
-    includeTop: true,
-    classes: 1000,
-    preprocessing: "caffe",
-    accuracy: { top1: 68.7, top5: 88.9, source: "BVLC GoogLeNet model card (Caffe model zoo), centre crop, ImageNet val" },
-    notes:
-      "The BVLC Caffe model converted to Keras 1 (Theano) by Joe Marino; the seed's only GoogLeNet file. Hosted on Google Drive " +
-      "(share link https://drive.google.com/open?id=0B319laiAPjU3RE1maU9MMlh2dnc), which may answer with a confirmation page for " +
-      "large files; the size is the seed's rounded figure and no checksum was published. Theano kernels are flipped on load, " +
-      "and the `loss1/fc`, `loss2/fc` rows come in channels-first Flatten order (128×4×4).",
-  },
-];

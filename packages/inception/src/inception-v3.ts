@@ -10,7 +10,7 @@
  * Order of this file: building blocks, the generic builder, the weight records.
  */
 import * as tfl from "@tensorflow/tfjs-layers";
-import type { BuildOptions, InputShape, WeightRecord } from "@ft/core";
+import type { BuildOptions, InputShape } from "@ft/core";
 import { resolveBuildOptions } from "@ft/core";
 import { AutoNames, apply, globalPooling, smallestInputSide, validOut, type Tensor } from "./common.js";
 
@@ -236,60 +236,3 @@ export function buildInceptionV3(variant: InceptionV3Variant, options: BuildOpti
   x = apply(tfl.layers.dense({ units: classes, activation: "softmax", name: "predictions" }), x);
   return tfl.model({ inputs: input, outputs: x, name: "inception_v3" });
 }
-
-// ---------------------------------------------------------------------------------------------
-// Weight records
-
-const DLM = "https://github.com/fchollet/deep-learning-models/releases/download/";
-const KERAS_TABLE = "keras.io Keras Applications table (299×299, ImageNet val)";
-
-/** The seed's v0.2 file (Theano layout). */
-export const INCEPTION_V3_WEIGHTS: WeightRecord[] = [
-  {
-    id: "inception_v3.th",
-    url: `${DLM}v0.2/inception_v3_weights_th_dim_ordering_th_kernels.h5`,
-    fileName: "inception_v3_weights_th_dim_ordering_th_kernels.h5",
-    bytes: 95_000_000,
-    bytesApproximate: true,
-    layout: "keras1",
-    ordering: "th",
-    includeTop: true,
-    classes: 1000,
-    preprocessing: "inception",
-    notes:
-      "deep-learning-models release v0.2 (Keras 1): conv with bias → ReLU → BN, auto-named layers. The size is the seed's rounded " +
-      "figure and no checksum was published. No accuracy was published for this file; the v0.5 weights (inception_v3.keras) are a different network.",
-  },
-];
-
-/** The Keras-applications files (release v0.5, md5 from keras-applications). */
-export const INCEPTION_V3_KERAS_WEIGHTS: WeightRecord[] = [
-  {
-    id: "inception_v3.keras",
-    url: `${DLM}v0.5/inception_v3_weights_tf_dim_ordering_tf_kernels.h5`,
-    fileName: "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
-    bytes: 95_500_000,
-    bytesApproximate: true,
-    checksum: { algorithm: "md5", value: "9a0d58056eeedaa3f26cb7ebd46da564" },
-    layout: "keras2",
-    ordering: "tf",
-    includeTop: true,
-    classes: 1000,
-    preprocessing: "tf",
-    accuracy: { top1: 77.9, top5: 93.7, source: KERAS_TABLE },
-    notes: "Size estimated from the parameter count (23,851,784 float32); the md5 is authoritative.",
-  },
-  {
-    id: "inception_v3.keras.notop",
-    url: `${DLM}v0.5/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5`,
-    fileName: "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
-    bytes: 87_200_000,
-    bytesApproximate: true,
-    checksum: { algorithm: "md5", value: "bcbd6486424b2319ff4ef7d526e38f63" },
-    layout: "keras2",
-    ordering: "tf",
-    includeTop: false,
-    preprocessing: "tf",
-    notes: "Size estimated from the parameter count (21,802,784 float32); the md5 is authoritative.",
-  },
-];

@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import type { BuildOptions, InputShape, WeightRecord } from "@ft/core";
+import type { BuildOptions, InputShape } from "@ft/core";
 import { resolveBuildOptions } from "@ft/core";
 import { AutoNames, apply, globalPooling, smallestInputSide, validOut, type Tensor } from "./common.js";
 
@@ -198,45 +198,3 @@ export function dropBackgroundClass(predictions: tf.Tensor2D): tf.Tensor2D {
   if (classes !== INCEPTION_V4_CLASSES) throw new Error(`expected ${INCEPTION_V4_CLASSES}-way predictions, got ${classes}`);
   return tf.slice(predictions, [0, 1], [-1, classes - 1]);
 }
-
-// ---------------------------------------------------------------------------------------------
-// Weight records
-
-const RELEASE = "https://github.com/kentsommer/keras-inceptionV4/releases/download/2.0/";
-const ACCURACY = { top1: 80.46, top5: 95.12, source: "kentsommer/keras-inceptionV4 README (top-1 error 19.54 %, top-5 error 4.88 %)" };
-const NOTES =
-  "keras-inceptionV4 release 2.0 (Keras 1, converted from the TF-slim checkpoint): auto-named layers, BN gamma all ones, " +
-  "1001 classes with class 0 = background (drop it with dropBackgroundClass before decoding ImageNet labels). " +
-  "The size is the seed's rounded figure and no checksum was published.";
-
-/** Inception-V4 weight files; the first is the default (`"imagenet"`). */
-export const INCEPTION_V4_WEIGHTS: WeightRecord[] = [
-  {
-    id: "inception_v4.tf",
-    url: `${RELEASE}inception-v4_weights_tf_dim_ordering_tf_kernels.h5`,
-    fileName: "inception-v4_weights_tf_dim_ordering_tf_kernels.h5",
-    bytes: 172_000_000,
-    bytesApproximate: true,
-    layout: "keras1",
-    ordering: "tf",
-    includeTop: true,
-    classes: INCEPTION_V4_CLASSES,
-    preprocessing: "inception",
-    accuracy: ACCURACY,
-    notes: NOTES,
-  },
-  {
-    id: "inception_v4.th",
-    url: `${RELEASE}inception-v4_weights_th_dim_ordering_th_kernels.h5`,
-    fileName: "inception-v4_weights_th_dim_ordering_th_kernels.h5",
-    bytes: 172_000_000,
-    bytesApproximate: true,
-    layout: "keras1",
-    ordering: "th",
-    includeTop: true,
-    classes: INCEPTION_V4_CLASSES,
-    preprocessing: "inception",
-    accuracy: ACCURACY,
-    notes: `${NOTES} Theano kernels are flipped on load.`,
-  },
-];

@@ -11,7 +11,6 @@ import {
   GOOGLENET_HEADS,
   GOOGLENET_INPUT_SHAPE,
   GOOGLENET_TOP_LAYERS,
-  GOOGLENET_WEIGHTS,
   buildGoogLeNet,
 } from "./googlenet.js";
 import {
@@ -19,8 +18,6 @@ import {
   INCEPTION_V3_INPUT_SHAPE,
   INCEPTION_V3_KERAS1,
   INCEPTION_V3_KERAS2,
-  INCEPTION_V3_KERAS_WEIGHTS,
-  INCEPTION_V3_WEIGHTS,
   buildInceptionV3,
   inceptionV3FeatureLayer,
   inceptionV3TopLayers,
@@ -30,10 +27,11 @@ import {
   INCEPTION_V4_FEATURE_LAYER,
   INCEPTION_V4_INPUT_SHAPE,
   INCEPTION_V4_TOP_LAYERS,
-  INCEPTION_V4_WEIGHTS,
   buildInceptionV4,
 } from "./inception-v4.js";
+import { GOOGLENET_WEIGHTS, INCEPTION_V3_KERAS_WEIGHTS, INCEPTION_V3_WEIGHTS, INCEPTION_V4_WEIGHTS } from "./weights.js";
 
+export { GOOGLENET_WEIGHTS, INCEPTION_V3_KERAS_WEIGHTS, INCEPTION_V3_WEIGHTS, INCEPTION_V4_WEIGHTS } from "./weights.js";
 export {
   buildGoogLeNet,
   averageGoogLeNetPredictions,
@@ -46,7 +44,6 @@ export {
   GOOGLENET_TOP_LAYERS,
   GOOGLENET_FEATURE_LAYER,
   GOOGLENET_WEIGHT_DECAY,
-  GOOGLENET_WEIGHTS,
   type InceptionModuleFilters,
 } from "./googlenet.js";
 export {
@@ -56,8 +53,6 @@ export {
   inceptionV3FeatureLayer,
   INCEPTION_V3_KERAS1,
   INCEPTION_V3_KERAS2,
-  INCEPTION_V3_WEIGHTS,
-  INCEPTION_V3_KERAS_WEIGHTS,
   type InceptionV3Variant,
 } from "./inception-v3.js";
 export {
@@ -67,7 +62,6 @@ export {
   INCEPTION_V4_DROPOUT,
   INCEPTION_V4_TOP_LAYERS,
   INCEPTION_V4_FEATURE_LAYER,
-  INCEPTION_V4_WEIGHTS,
 } from "./inception-v4.js";
 export { AutoNames } from "./common.js";
 

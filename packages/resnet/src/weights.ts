@@ -1,4 +1,4 @@
-import type { ReportedAccuracy, WeightRecord } from "@ft/core";
+import { tfAndThRecords, topAndNotopRecords, weightRecord, type ReportedAccuracy, type WeightRecord } from "@ft/core";
 
 const KERAS_V02 = "https://github.com/fchollet/deep-learning-models/releases/download/v0.2/";
 const KERAS_APPS = "https://github.com/keras-team/keras-applications/releases/download/resnet/";
@@ -15,64 +15,26 @@ const V02_NOTES = "Keras 1 `save_weights` file of deep-learning-models v0.2 (Caf
 const V02_NOTOP_NOTES = `${V02_NOTES} Holds no classifier; its Keras model still ended in the weightless 7×7 avg_pool.`;
 
 /** ResNet-50, deep-learning-models v0.2 (`res2a_branch2a` names); the seed's file is `resnet50.th`. */
-export const RESNET50_WEIGHTS: WeightRecord[] = [
-  {
-    id: "resnet50.tf",
-    url: `${KERAS_V02}resnet50_weights_tf_dim_ordering_tf_kernels.h5`,
-    fileName: "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
-    bytes: 102_853_048,
-    checksum: { algorithm: "md5", value: "a7b3fe01876f51b976af0dea6bc144eb" },
-    layout: "keras1",
-    ordering: "tf",
-    includeTop: true,
-    classes: 1000,
-    preprocessing: "caffe",
-    accuracy: CAFFE_50,
-    notes: V02_NOTES,
-  },
-  {
-    id: "resnet50.th",
-    url: `${KERAS_V02}resnet50_weights_th_dim_ordering_th_kernels.h5`,
-    fileName: "resnet50_weights_th_dim_ordering_th_kernels.h5",
+export const RESNET50_WEIGHTS: WeightRecord[] = (() => {
+  const set = { layout: "keras1", preprocessing: "caffe", accuracy: CAFFE_50 } as const;
+  const file = (ordering: "th" | "tf", notop: boolean) => `${KERAS_V02}resnet50_weights_${ordering}_dim_ordering_${ordering}_kernels${notop ? "_notop" : ""}.h5`;
+  return [
+    weightRecord("resnet50.tf", { ...set, ordering: "tf", includeTop: true }, { url: file("tf", false), bytes: 102_853_048, md5: "a7b3fe01876f51b976af0dea6bc144eb", notes: V02_NOTES }),
     // The seed's "103 MB"; the md5 comes from Keras 1.2's resnet50.py.
-    bytes: 103_000_000,
-    bytesApproximate: true,
-    checksum: { algorithm: "md5", value: "1c1f8f5b0c8ee28fe9d950625a230e1c" },
-    layout: "keras1",
-    ordering: "th",
-    includeTop: true,
-    classes: 1000,
-    preprocessing: "caffe",
-    accuracy: CAFFE_50,
-    notes: `${V02_NOTES} The seed's file; Theano kernels (flipped on load).`,
-  },
-  {
-    id: "resnet50.tf.notop",
-    url: `${KERAS_V02}resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5`,
-    fileName: "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-    bytes: 94_653_016,
-    checksum: { algorithm: "md5", value: "a268eb855778b3df3c7506639542a6af" },
-    layout: "keras1",
-    ordering: "tf",
-    includeTop: false,
-    preprocessing: "caffe",
-    notes: V02_NOTOP_NOTES,
-  },
-  {
-    id: "resnet50.th.notop",
-    url: `${KERAS_V02}resnet50_weights_th_dim_ordering_th_kernels_notop.h5`,
-    fileName: "resnet50_weights_th_dim_ordering_th_kernels_notop.h5",
+    weightRecord(
+      "resnet50.th",
+      { ...set, ordering: "th", includeTop: true },
+      { url: file("th", false), bytes: 103_000_000, bytesApproximate: true, md5: "1c1f8f5b0c8ee28fe9d950625a230e1c", notes: `${V02_NOTES} The seed's file; Theano kernels (flipped on load).` },
+    ),
+    weightRecord("resnet50.tf.notop", { ...set, ordering: "tf", includeTop: false }, { url: file("tf", true), bytes: 94_653_016, md5: "a268eb855778b3df3c7506639542a6af", notes: V02_NOTOP_NOTES }),
     // Not published; the tf notop file holds the same arrays transposed, so about its size.
-    bytes: 94_653_016,
-    bytesApproximate: true,
-    checksum: { algorithm: "md5", value: "f64f049c92468c9affcd44b0976cdafe" },
-    layout: "keras1",
-    ordering: "th",
-    includeTop: false,
-    preprocessing: "caffe",
-    notes: `${V02_NOTOP_NOTES} Theano kernels (flipped on load).`,
-  },
-];
+    weightRecord(
+      "resnet50.th.notop",
+      { ...set, ordering: "th", includeTop: false },
+      { url: file("th", true), bytes: 94_653_016, bytesApproximate: true, md5: "f64f049c92468c9affcd44b0976cdafe", notes: `${V02_NOTOP_NOTES} Theano kernels (flipped on load).` },
+    ),
+  ];
+})();
 
 function caffeRecords(depth: 101 | 152, ids: { th: string; tf: string }, megabytes: number, accuracy: ReportedAccuracy): WeightRecord[] {
   const notes = (driveId: string, ordering: string) =>
@@ -80,36 +42,14 @@ function caffeRecords(depth: 101 | 152, ids: { th: string; tf: string }, megabyt
     `on Google Drive (share link https://drive.google.com/file/d/${driveId}/view). The size is the seed's rounded ` +
     `"${megabytes} MB" and no checksum was published. A seed user measured ≈35 % top-1 error for the ResNet-101 ` +
     `conversion on ImageNet val (the paper's model: 23.6 %), so the file may carry conversion faults.`;
-  return [
-    {
-      id: `resnet${depth}.tf`,
-      url: `${DRIVE}${ids.tf}`,
-      fileName: `resnet${depth}_weights_tf.h5`,
-      bytes: megabytes * 1_000_000,
-      bytesApproximate: true,
-      layout: "keras1",
-      ordering: "tf",
-      includeTop: true,
-      classes: 1000,
-      preprocessing: "caffe",
-      accuracy,
-      notes: notes(ids.tf, "TensorFlow"),
-    },
-    {
-      id: `resnet${depth}.th`,
-      url: `${DRIVE}${ids.th}`,
-      fileName: `resnet${depth}_weights_th.h5`,
-      bytes: megabytes * 1_000_000,
-      bytesApproximate: true,
-      layout: "keras1",
-      ordering: "th",
-      includeTop: true,
-      classes: 1000,
-      preprocessing: "caffe",
-      accuracy,
-      notes: notes(ids.th, "Theano"),
-    },
-  ];
+  const file = (ordering: "th" | "tf", driveId: string, name: string) => ({
+    url: `${DRIVE}${driveId}`,
+    fileName: `resnet${depth}_weights_${ordering}.h5`,
+    bytes: megabytes * 1_000_000,
+    bytesApproximate: true,
+    notes: notes(driveId, name),
+  });
+  return tfAndThRecords(`resnet${depth}`, { layout: "keras1", preprocessing: "caffe", accuracy }, file("tf", ids.tf, "TensorFlow"), file("th", ids.th, "Theano"));
 }
 
 /** The seed's Caffe-converted ResNet-101 (th and tf), Google Drive. */
@@ -128,24 +68,8 @@ function kerasAppsRecords(depth: 50 | 101 | 152, top: KerasAppsFile, notop: Kera
   const notes =
     "Keras 2 `save_weights` file of the keras-applications `resnet` release (names `conv2_block1_1_conv`). " +
     "Cached under a `keras-applications-` prefix because ResNet-50's file shares its name with the v0.2 one.";
-  const record = (file: KerasAppsFile, includeTop: boolean): WeightRecord => {
-    const name = includeTop ? `${stem}.h5` : `${stem}_notop.h5`;
-    return {
-      id: includeTop ? `resnet${depth}.keras` : `resnet${depth}.keras.notop`,
-      url: `${KERAS_APPS}${name}`,
-      fileName: `keras-applications-${name}`,
-      bytes: file.bytes,
-      ...(file.bytesApproximate ? { bytesApproximate: true } : {}),
-      checksum: { algorithm: "md5", value: file.md5 },
-      layout: "keras2",
-      ordering: "tf",
-      includeTop,
-      ...(includeTop ? { classes: 1000, accuracy } : {}),
-      preprocessing: "caffe",
-      notes,
-    };
-  };
-  return [record(top, true), record(notop, false)];
+  const file = (f: KerasAppsFile, name: string) => ({ url: `${KERAS_APPS}${name}`, fileName: `keras-applications-${name}`, ...f });
+  return topAndNotopRecords(`resnet${depth}.keras`, { layout: "keras2", ordering: "tf", preprocessing: "caffe", accuracy, notes }, file(top, `${stem}.h5`), file(notop, `${stem}_notop.h5`));
 }
 
 export const RESNET50_KERAS_WEIGHTS = kerasAppsRecords(

@@ -4,13 +4,12 @@ import {
   countParams,
   formatBytes,
   getModel,
-  listModels,
+  hasTopLayers,
+  recordsForFile,
   loadWeights,
   readKerasWeights,
   saveModelDir,
   selectBackend,
-  type KerasWeightFile,
-  type ModelSpec,
 } from "@ft/core";
 
 interface ConvertOptions {
@@ -41,13 +40,11 @@ export function convertCommand(program: Command): void {
       const weights = await readKerasWeights(file);
       let summary: ConvertSummary;
       try {
-        const includeTop = opts.includeTop ?? fileHasTop(weights, spec);
+        const includeTop = opts.includeTop ?? hasTopLayers(weights, spec.topLayers);
         const model = spec.build({ includeTop });
         try {
           const report = await loadWeights(model, weights, { ordering: opts.ordering, includeTop, topLayers: spec.topLayers, allowPartial: opts.allowPartial });
-          const record = listModels()
-            .flatMap((m) => m.weights)
-            .find((r) => r.fileName === basename(file));
+          const [record] = recordsForFile(file);
           const saved = await saveModelDir(model, opts.out, {
             metadata: {
               model: spec.name,
@@ -118,16 +115,6 @@ export interface ConvertSummary {
   shards: number;
   weightBytes: number;
   seconds: number;
-}
-
-/**
- * Whether the file carries the model's classifier: any of the spec's top layers with weights.
- * Legacy files have no layer names and are assumed to have it (all published ones do).
- */
-function fileHasTop(file: KerasWeightFile, spec: ModelSpec): boolean {
-  if (file.layout === "legacy" || spec.topLayers.length === 0) return true;
-  const top = new Set(spec.topLayers);
-  return file.layers.some((l) => top.has(l.name) && l.weights.length > 0);
 }
 
 function printSummary(s: ConvertSummary): void {

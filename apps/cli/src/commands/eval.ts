@@ -1,7 +1,6 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { evaluate, loadRunModel, selectBackend, UsageError, type EvalMetrics } from "@ft/core";
-import { openData, type DataConfig, type TrainConfig } from "./train.js";
+import { dataLocation, evaluate, loadRunModel, openData, selectBackend, UsageError, type DataConfig, type EvalMetrics, type FineTuneConfig } from "@ft/core";
 
 interface EvalFlags {
   data?: string;
@@ -27,10 +26,10 @@ export function evalCommand(program: Command): void {
       const runDir = resolve(runDirArg);
       const { model, config, checkpoint } = await loadRunModel(runDir, flags.checkpoint);
       try {
-        const run = config as unknown as TrainConfig;
+        const run = config as unknown as FineTuneConfig;
         const data: DataConfig = {
           ...run.data,
-          ...(flags.data ? { source: flags.data === "cifar10" ? "cifar10" : resolve(flags.data), valSize: flags.data === "cifar10" ? 10000 : null } : {}),
+          ...(flags.data ? { source: dataLocation(flags.data), valSize: flags.data === "cifar10" ? 10000 : null } : {}),
           ...(flags.valSize ? { valSize: Number(flags.valSize) } : {}),
         };
         const batchSize = flags.batchSize ? Number(flags.batchSize) : run.batchSize;

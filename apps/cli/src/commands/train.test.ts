@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { readCheckpoint, registerModel, unregisterModel, type ModelSpec } from "@ft/core";
+import { finetune, readCheckpoint, registerModel, resolveFineTuneConfig, SEED_RECIPE, SEED_SGD, unregisterModel, type ModelSpec } from "@ft/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../test/capture.js";
 
@@ -113,6 +113,53 @@ describe("ft train / eval / predict / export", () => {
     b.dispose();
     const metrics = (dir: string) => readFileSync(join(dir, "metrics.csv"), "utf8").trim().split("\n").map((l) => l.split(",").slice(0, 6).join(","));
     expect(metrics(part)).toEqual(metrics(full));
+  });
+
+  it("the library entry alone runs the same job: finetune() writes the config.json and the weights that `ft train` writes", async () => {
+    const viaCli = join(root, "via-cli");
+    expect((await runCli(["trainy", ...common, "--epochs", "1", "--augment", "--run-dir", viaCli])).code).toBe(0);
+    const viaLibrary = join(root, "via-library");
+    const result = await finetune(
+      { model: "trainy", weights: null, data: SAMPLE, imageSize: 16, trainSize: 24, valSize: 20, batchSize: 8, seed: 3, epochs: 1, augment: true },
+      { runDir: viaLibrary },
+    );
+    expect(result.stopReason).toBe("completed");
+    const config = (dir: string) => {
+      const { createdAt, ...rest } = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>;
+      expect(Date.parse(createdAt as string)).toBeGreaterThan(0);
+      return rest;
+    };
+    expect(config(viaLibrary)).toEqual(config(viaCli));
+    const a = await readCheckpoint(join(viaCli, "checkpoints", "last.ckpt"));
+    const b = await readCheckpoint(join(viaLibrary, "checkpoints", "last.ckpt"));
+    for (const [k, t] of a.tensors) expect(Array.from(b.tensors.get(k)!.dataSync()), k).toEqual(Array.from(t.dataSync()));
+    a.dispose();
+    b.dispose();
+  });
+
+  it("the seed recipe is what a job leaves out: CIFAR-10's 3000/100 subset, the weights' preprocessing, SGD, batch 16 (8 for ResNet-152)", () => {
+    const vgg19 = resolveFineTuneConfig({ model: "vgg19", data: "cifar10" }, "native");
+    expect(vgg19).toMatchObject({
+      model: "vgg19",
+      weights: "imagenet",
+      data: { source: "cifar10", trainSize: 3000, valSize: 100, valFraction: 0.2, augment: false },
+      inputShape: [224, 224, 3],
+      preprocess: "caffe",
+      epochs: 10,
+      batchSize: 16,
+      accumulate: 0,
+      optimizer: SEED_SGD,
+      schedule: { kind: "constant", warmupSteps: 0 },
+      freeze: { kind: "none" },
+      batchNorm: "train",
+      monitor: "val_loss",
+      seed: 0,
+    });
+    expect(vgg19.epochs).toBe(SEED_RECIPE.epochs);
+    expect(resolveFineTuneConfig({ model: "resnet152", data: "cifar10" }, "native").batchSize).toBe(8);
+    // A folder has no seed subset: all of it.
+    expect(resolveFineTuneConfig({ model: "vgg19", data: SAMPLE }, "native").data).toMatchObject({ source: SAMPLE, trainSize: null, valSize: null });
+    expect(() => resolveFineTuneConfig({ model: "vgg19", data: SAMPLE, epochs: 0 }, "native")).toThrow(/epochs must be an integer ≥ 1 \(got 0\)/);
   });
 
   it("refuses run settings beside --resume instead of ignoring them", async () => {

@@ -1,84 +1,27 @@
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { Option, type Command } from "commander";
 import { SingleBar } from "cli-progress";
-import { cifar10 } from "@ft/cifar10";
 import {
   BATCH_NORM_POLICIES,
-  FtError,
   PREPROCESSING_DESCRIPTIONS,
   UsageError,
-  createBatchSource,
-  createModelWithReport,
-  getModel,
-  headsForSpec,
-  imageFolderDataset,
+  finetune,
   newRunDirName,
   parseFreezeSpec,
   parseLrGroups,
-  readRunConfig,
-  resolveOptimizerConfig,
-  resolveSchedule,
-  runTraining,
+  resumeFineTune,
   selectBackend,
-  planMicroBatches,
-  withNewHead,
   type BatchNormPolicy,
-  type BatchSource,
-  type FreezeSpec,
-  type ImageDataset,
-  type InputShape,
-  type LrGroups,
+  type DownloadProgress,
+  type FineTuneCall,
+  type FineTuneOptions,
+  type FineTuneResult,
+  type Monitor,
   type OptimizerConfig,
   type PreprocessingMode,
   type ProgressInfo,
   type ScheduleConfig,
 } from "@ft/core";
-
-/** The seed's CIFAR-10 subset: first 3000 training and first 100 test images. */
-const SEED_CIFAR = { train: 3000, val: 100 };
-
-/** Where the data of a run comes from, as written in config.json. */
-export interface DataConfig {
-  /** `cifar10` or an image folder path (absolute). */
-  source: string;
-  /** Examples of the training split used (first N); null = all. */
-  trainSize: number | null;
-  /** Examples of the validation split used (first N); null = all. */
-  valSize: number | null;
-  /** Fraction of train/ held out when an image folder has no val/ or test/. */
-  valFraction: number;
-  augment: boolean;
-}
-
-/** Everything `ft train` resolved, written to `config.json`. */
-export interface TrainConfig {
-  model: string;
-  weights: string | null;
-  weightsFile?: string;
-  data: DataConfig;
-  classNames: string[];
-  inputShape: InputShape;
-  preprocess: PreprocessingMode;
-  preprocessDescription: string;
-  heads: ReturnType<typeof headsForSpec>;
-  dropout?: number;
-  epochs: number;
-  batchSize: number;
-  accumulate: number;
-  optimizer: OptimizerConfig;
-  schedule: ScheduleConfig;
-  lrGroups?: LrGroups;
-  freeze: FreezeSpec;
-  unfreezeAt?: number;
-  batchNorm: BatchNormPolicy;
-  monitor: "val_loss" | "val_acc" | "loss" | "acc";
-  earlyStopping?: number;
-  maxSteps?: number;
-  seed: number;
-  backend: string;
-  createdAt: string;
-}
 
 interface TrainFlags {
   weights: string;
@@ -182,41 +125,10 @@ export function trainCommand(program: Command): void {
       if (flags.resume) rejectRunSettingsBesideResume(command, modelName);
       const backend = await selectBackend(program.opts().backend);
       if (backend.warning) process.stderr.write(`ft: ${backend.warning}\n`);
-      let config: TrainConfig;
-      let resume = false;
-      let runDir: string;
-      if (flags.resume) {
-        runDir = resolve(flags.resume);
-        config = await readRunConfig<TrainConfig>(runDir);
-        // A stop after N updates belongs to the call that asked for it, not to the run.
-        delete config.maxSteps;
-        if (flags.maxSteps) config.maxSteps = int("max-steps", flags.maxSteps);
-        resume = true;
-      } else {
-        if (!modelName) throw new UsageError("ft train needs a model name (see ft models), or --resume RUN_DIR");
-        config = resolveTrainConfig(modelName, flags, backend.name);
-        runDir = flags.runDir ? resolve(flags.runDir) : await newRunDirName(resolve(flags.runsRoot), config.model);
-      }
-      const spec = getModel(config.model);
-      process.stderr.write(`ft: ${resume ? "resuming" : "training"} ${config.model} on ${backend.name} (${backend.reason})\n`);
-
-      // Everything that can fail (downloads, data) happens before the run directory exists.
-      const { train, val } = await openData(config);
-      config.classNames = train.classes;
-      const created = await createModelWithReport(config.model, {
-        weights: resume ? "none" : config.weights,
-        seed: config.seed,
-        inputShape: config.inputShape,
-        includeTop: true,
-        onProgress: progressPrinter("weights"),
-      });
-      if (created.weightsPath) config.weightsFile = created.weightsPath;
-      const { model, headLayers } = withNewHead(created.model, spec, { classes: train.classes.length, dropout: config.dropout, seed: config.seed });
-      if (config.accumulate === 0) {
-        const plan = planMicroBatches(model, config.batchSize, backend.name);
-        config.accumulate = plan.accumulate;
-        if (plan.accumulate > 1) process.stderr.write(`ft: ${plan.reason}\n`);
-      }
+      if (!flags.resume && !modelName) throw new UsageError("ft train needs a model name (see ft models), or --resume RUN_DIR");
+      const options = flags.resume ? undefined : trainOptions(modelName!, flags);
+      const runDir = resolve(flags.resume ?? flags.runDir ?? (await newRunDirName(resolve(flags.runsRoot), options!.model)));
+      process.stderr.write(`ft: ${flags.resume ? "resuming" : "training"} ${options?.model ?? runDir} on ${backend.name} (${backend.reason})\n`);
 
       const controller = new AbortController();
       let interrupts = 0;
@@ -226,193 +138,111 @@ export function trainCommand(program: Command): void {
         controller.abort();
       };
       process.on("SIGINT", onSigint);
-      let lastLine = Date.now();
+      let skipped = 0;
       const bar = flags.progress === false || !process.stderr.isTTY ? undefined : new SingleBar({ stream: process.stderr, format: "epoch {epoch} |{bar}| {value}/{total} | loss {loss} acc {acc} | {rate} img/s | ETA {eta_s}s", hideCursor: true });
+      const call: FineTuneCall = {
+        runDir,
+        signal: controller.signal,
+        progress: progressRenderer(bar, flags.progress !== false),
+        onDownload: downloadPrinter(),
+        onSkip: (f) => {
+          skipped++;
+          process.stderr.write(`ft: skipped ${f.path}: ${f.reason}\n`);
+        },
+        onNotice: (message) => process.stderr.write(`ft: ${message}\n`),
+      };
+      let result: FineTuneResult;
       try {
-        const result = await runTraining({
-          runDir,
-          resume,
-          config: config as unknown as Record<string, unknown>,
-          title: `ft train ${config.model} — ${runDir}`,
-          model,
-          headLayers,
-          train,
-          val,
-          epochs: config.epochs,
-          optimizer: config.optimizer,
-          schedule: config.schedule,
-          lrGroups: config.lrGroups,
-          freeze: config.freeze,
-          unfreeze: config.unfreezeAt ? [{ epoch: config.unfreezeAt - 1, freeze: { kind: "none" } }] : undefined,
-          batchNorm: config.batchNorm,
-          accumulate: config.accumulate,
-          maxSteps: config.maxSteps,
-          seed: config.seed,
-          monitor: config.monitor,
-          earlyStoppingPatience: config.earlyStopping,
-          signal: controller.signal,
-          progress: {
-            epochBegin: (epoch, epochs, batches) => bar?.start(batches, 0, { epoch: `${epoch + 1}/${epochs}`, loss: "-", acc: "-", rate: "-" }),
-            batch: (p: ProgressInfo) => {
-              if (bar) return bar.update(p.batch + 1, { loss: p.meanLoss.toFixed(4), acc: (p.meanAcc * 100).toFixed(1) + "%", rate: p.imagesPerSec.toFixed(1) });
-              // Not a terminal (CI, a log file): a plain line every 30 s instead of a redrawn bar.
-              if (flags.progress !== false && Date.now() - lastLine >= 30_000) {
-                lastLine = Date.now();
-                process.stderr.write(`epoch ${p.epoch + 1}/${p.epochs} batch ${p.batch + 1}: loss ${p.meanLoss.toFixed(4)} acc ${(p.meanAcc * 100).toFixed(1)}% ${p.imagesPerSec.toFixed(2)} img/s, epoch ETA ${Math.round(p.etaSeconds)} s\n`);
-              }
-            },
-            epochEnd: (log) => {
-              bar?.stop();
-              const val = log.val_acc !== undefined ? ` val_log_loss ${log.val_loss!.toFixed(4)} val_acc ${(log.val_acc * 100).toFixed(1)}% val_top5 ${(log.val_top5! * 100).toFixed(1)}%` : "";
-              process.stderr.write(`epoch ${log.epoch}/${config.epochs}: loss ${log.loss.toFixed(4)} acc ${(log.acc * 100).toFixed(1)}%${val} lr ${log.lr.toExponential(3)} ${log.images_per_sec.toFixed(2)} img/s (${log.seconds.toFixed(1)} s)\n`);
-            },
-          },
-        });
-        bar?.stop();
-        const skipped = (train as { skipped?: readonly unknown[] }).skipped?.length ?? 0;
-        if (skipped) process.stderr.write(`ft: ${skipped} unreadable image(s) were skipped\n`);
-        process.stdout.write(
-          `${result.stopReason === "completed" ? "done" : `stopped: ${result.stopReason}${result.stopDetail ? ` (${result.stopDetail})` : ""}`}; run directory ${runDir}\n` +
-            (result.state.best ? `best ${result.state.best.monitor} ${result.state.best.value.toFixed(4)} at epoch ${result.state.best.epoch}\n` : ""),
-        );
-        if (result.stopReason === "nan") throw new FtError(`training stopped on a non-finite value (${result.stopDetail}); the last good checkpoint is kept in ${runDir}/checkpoints`);
+        result = flags.resume ? await resumeFineTune({ ...call, maxSteps: int("max-steps", flags.maxSteps) }) : await finetune(options!, call);
       } finally {
         bar?.stop();
         process.off("SIGINT", onSigint);
-        model.dispose();
       }
+      if (skipped) process.stderr.write(`ft: ${skipped} unreadable image(s) were skipped\n`);
+      process.stdout.write(
+        `${result.stopReason === "completed" ? "done" : `stopped: ${result.stopReason}${result.stopDetail ? ` (${result.stopDetail})` : ""}`}; run directory ${runDir}\n` +
+          (result.state.best ? `best ${result.state.best.monitor} ${result.state.best.value.toFixed(4)} at epoch ${result.state.best.epoch}\n` : ""),
+      );
     });
 }
 
-/** Turns the flags into the full configuration, checking every value. */
-export function resolveTrainConfig(modelName: string, flags: TrainFlags, backend: string): TrainConfig {
-  const spec = getModel(modelName);
-  const weights = flags.weights === "none" ? null : flags.weights;
-  const record = weights === "imagenet" ? spec.weights[0] : spec.weights.find((w) => w.id === weights);
-  const size = int("image-size", flags.imageSize);
-  const inputShape: InputShape = size ? [size, size, spec.inputShape[2]] : spec.inputShape;
-  const preprocess = (flags.preprocess ?? record?.preprocessing ?? spec.preprocessing) as PreprocessingMode;
-  // The official archive, or an extracted copy of it: the seed's subset sizes apply to both.
-  const isCifar = flags.data === "cifar10" || existsSync(join(resolve(flags.data), "data_batch_1.bin"));
-  const optimizer = resolveOptimizerConfig({
-    kind: flags.optimizer as "sgd" | "adam",
-    lr: num("lr", flags.lr),
-    momentum: num("momentum", flags.momentum),
-    nesterov: flags.nesterov,
-    decay: num("decay", flags.decay),
-  } as Partial<OptimizerConfig>);
+/** Parses the flags into the library's options (the library fills in the seed recipe and checks them). */
+export function trainOptions(model: string, flags: TrainFlags): FineTuneOptions {
   const warmupSteps = int("warmup-steps", flags.warmupSteps);
-  const schedule = resolveSchedule(
+  const schedule: ScheduleConfig =
     flags.schedule === "step"
       ? { kind: "step", everyEpochs: num("step-epochs", flags.stepEpochs)!, gamma: num("gamma", flags.gamma)!, warmupSteps }
       : flags.schedule === "cosine"
         ? { kind: "cosine", warmupSteps }
         : flags.schedule === "onecycle"
           ? { kind: "onecycle" }
-          : { kind: "constant", warmupSteps },
-  );
-  const dropout = num("dropout", flags.dropout, (v) => v >= 0 && v < 1);
-  const valFraction = num("val-fraction", flags.valFraction, (v) => v >= 0 && v < 1)!;
+          : { kind: "constant", warmupSteps };
+  const optimizer = {
+    kind: flags.optimizer,
+    lr: num("lr", flags.lr),
+    momentum: num("momentum", flags.momentum),
+    nesterov: flags.nesterov,
+    decay: num("decay", flags.decay),
+  } as Partial<OptimizerConfig>;
   return {
-    model: spec.name,
-    weights,
-    data: {
-      source: flags.data === "cifar10" ? "cifar10" : resolve(flags.data),
-      trainSize: int("train-size", flags.trainSize) ?? (isCifar ? SEED_CIFAR.train : null),
-      valSize: int("val-size", flags.valSize, 0) ?? (isCifar ? SEED_CIFAR.val : null),
-      valFraction,
-      augment: !!flags.augment,
-    },
-    classNames: [],
-    inputShape,
-    preprocess,
-    preprocessDescription: PREPROCESSING_DESCRIPTIONS[preprocess],
-    heads: headsForSpec(spec),
-    ...(dropout ? { dropout } : {}),
-    epochs: int("epochs", flags.epochs)!,
-    batchSize: int("batch-size", flags.batchSize) ?? spec.recipe?.batchSize ?? 16,
-    // 0 = decided once the model is built (planMicroBatches).
-    accumulate: flags.accumulate === "auto" ? 0 : int("accumulate", flags.accumulate)!,
+    model,
+    weights: flags.weights,
+    data: flags.data,
+    trainSize: int("train-size", flags.trainSize),
+    valSize: int("val-size", flags.valSize, 0),
+    valFraction: num("val-fraction", flags.valFraction, (v) => v >= 0 && v < 1),
+    augment: !!flags.augment,
+    imageSize: int("image-size", flags.imageSize),
+    preprocess: flags.preprocess as PreprocessingMode | undefined,
+    epochs: int("epochs", flags.epochs),
+    batchSize: int("batch-size", flags.batchSize),
+    accumulate: flags.accumulate === "auto" ? "auto" : int("accumulate", flags.accumulate)!,
     optimizer,
     schedule,
-    ...(flags.lrGroups ? { lrGroups: parseLrGroups(flags.lrGroups) } : {}),
+    lrGroups: flags.lrGroups ? parseLrGroups(flags.lrGroups) : undefined,
     freeze: parseFreezeSpec(flags.freeze),
-    ...(flags.unfreezeAt ? { unfreezeAt: int("unfreeze-at", flags.unfreezeAt)! } : {}),
+    unfreezeAt: int("unfreeze-at", flags.unfreezeAt),
     batchNorm: flags.bn as BatchNormPolicy,
-    monitor: (flags.monitor as TrainConfig["monitor"]) ?? "val_loss",
-    ...(flags.earlyStopping ? { earlyStopping: int("early-stopping", flags.earlyStopping)! } : {}),
-    ...(flags.maxSteps ? { maxSteps: int("max-steps", flags.maxSteps)! } : {}),
-    seed: int("seed", flags.seed, 0)!,
-    backend,
-    createdAt: new Date().toISOString(),
+    dropout: num("dropout", flags.dropout, (v) => v >= 0 && v < 1),
+    monitor: flags.monitor as Monitor | undefined,
+    earlyStopping: int("early-stopping", flags.earlyStopping),
+    maxSteps: int("max-steps", flags.maxSteps),
+    seed: int("seed", flags.seed, 0),
   };
 }
 
-/**
- * The first `n` examples. An image folder is listed class by class, so its examples are taken round-robin
- * over the classes (each class's first images) to keep every class; CIFAR-10 keeps its official order.
- */
-function firstN(dataset: ImageDataset, n: number | null, roundRobin: boolean): ImageDataset {
-  if (n === null || n >= dataset.examples.length) return dataset;
-  let examples = dataset.examples;
-  if (roundRobin) {
-    const byClass = dataset.classes.map((_, c) => examples.filter((e) => e.label === c));
-    const mixed: typeof examples = [];
-    for (let i = 0; mixed.length < examples.length; i++) for (const list of byClass) if (i < list.length) mixed.push(list[i]!);
-    examples = mixed;
-  }
-  return { ...dataset, name: `${dataset.name}[first ${n}${roundRobin ? ", round-robin over classes" : ""}]`, examples: examples.slice(0, n) };
+/** The progress bar on a terminal; elsewhere (CI, a log file) a plain line every 30 s and one per epoch. */
+function progressRenderer(bar: SingleBar | undefined, lines: boolean): FineTuneCall["progress"] {
+  let lastLine = Date.now();
+  let epochs = 0;
+  return {
+    epochBegin: (epoch, total, batches) => {
+      epochs = total;
+      bar?.start(batches, 0, { epoch: `${epoch + 1}/${total}`, loss: "-", acc: "-", rate: "-" });
+    },
+    batch: (p: ProgressInfo) => {
+      if (bar) return bar.update(p.batch + 1, { loss: p.meanLoss.toFixed(4), acc: (p.meanAcc * 100).toFixed(1) + "%", rate: p.imagesPerSec.toFixed(1) });
+      if (lines && Date.now() - lastLine >= 30_000) {
+        lastLine = Date.now();
+        process.stderr.write(`epoch ${p.epoch + 1}/${p.epochs} batch ${p.batch + 1}: loss ${p.meanLoss.toFixed(4)} acc ${(p.meanAcc * 100).toFixed(1)}% ${p.imagesPerSec.toFixed(2)} img/s, epoch ETA ${Math.round(p.etaSeconds)} s\n`);
+      }
+    },
+    epochEnd: (log) => {
+      bar?.stop();
+      const val = log.val_acc !== undefined ? ` val_log_loss ${log.val_loss!.toFixed(4)} val_acc ${(log.val_acc * 100).toFixed(1)}% val_top5 ${(log.val_top5! * 100).toFixed(1)}%` : "";
+      process.stderr.write(`epoch ${log.epoch}/${epochs}: loss ${log.loss.toFixed(4)} acc ${(log.acc * 100).toFixed(1)}%${val} lr ${log.lr.toExponential(3)} ${log.images_per_sec.toFixed(2)} img/s (${log.seconds.toFixed(1)} s)\n`);
+    },
+  };
 }
 
-/** Loads the training and validation splits of a run's data as batch sources (validation in order, no augmentation). */
-export async function openData(
-  config: Pick<TrainConfig, "data" | "batchSize" | "inputShape" | "preprocess" | "seed"> & { classNames?: string[] },
-  options: { train?: boolean } = {},
-): Promise<{ train: BatchSource; val: BatchSource | undefined; datasets: { train?: ImageDataset; val?: ImageDataset } }> {
-  const { data } = config;
-  let trainSet: ImageDataset | undefined;
-  let valSet: ImageDataset | undefined;
-  const wantTrain = options.train !== false;
-  const cifar = cifarLoader(data.source);
-  if (cifar) {
-    if (wantTrain) trainSet = await cifar("train", data.trainSize);
-    if (data.valSize !== 0) valSet = await cifar("test", data.valSize);
-  } else {
-    const known = config.classNames?.length ? { classes: config.classNames } : {};
-    if (wantTrain) trainSet = firstN(await imageFolderDataset(data.source, { split: "train", valFraction: data.valFraction, seed: config.seed, ...known }), data.trainSize, true);
-    if (data.valSize !== 0) {
-      const v = await imageFolderDataset(data.source, { split: "val", valFraction: data.valFraction, seed: config.seed, ...(trainSet ? { classes: trainSet.classes } : known) }).catch((e) => {
-        if (wantTrain && e instanceof FtError && /no validation images/.test(e.message)) return undefined;
-        throw e;
-      });
-      if (v) valSet = firstN(v, data.valSize, true);
-    }
-  }
-  const common = { batchSize: config.batchSize, imageSize: [config.inputShape[0], config.inputShape[1]] as [number, number], preprocessing: config.preprocess, seed: config.seed };
-  const onSkip = (f: { path: string; reason: string }) => process.stderr.write(`ft: skipped ${f.path}: ${f.reason}\n`);
-  const train = trainSet ? createBatchSource(trainSet, { ...common, shuffle: true, augment: data.augment, onSkip }) : undefined;
-  const val = valSet ? createBatchSource(valSet, { ...common, shuffle: false, onSkip }) : undefined;
-  return { train: (train ?? val)!, val, datasets: { train: trainSet, val: valSet } };
-}
-
-/**
- * `--data cifar10` (the official archive, downloaded once into the cache) or `--data DIR` where DIR is
- * an extracted `cifar-10-batches-bin` folder (read as it is, no download).
- */
-function cifarLoader(source: string): ((split: "train" | "test", count: number | null) => Promise<ImageDataset>) | undefined {
-  const batchesDir = source === "cifar10" ? undefined : source;
-  if (batchesDir && !existsSync(join(batchesDir, "data_batch_1.bin"))) return undefined;
-  return (split, count) =>
-    cifar10({ split, ...(count !== null ? { count } : {}), ...(batchesDir ? { batchesDir } : { onProgress: progressPrinter("cifar-10") }) });
-}
-
-function progressPrinter(what: string): (p: { received: number; total?: number; rate: number }) => void {
+/** One line a second while the weights or the data set download. */
+function downloadPrinter(): (what: "weights" | "data", p: DownloadProgress) => void {
   let last = 0;
-  return (p) => {
+  return (what, p) => {
     const now = Date.now();
     if (now - last < 1000 && p.received !== p.total) return;
     last = now;
     const mb = (b: number) => (b / 1048576).toFixed(1);
-    process.stderr.write(`ft: downloading ${what}: ${mb(p.received)}${p.total ? ` / ${mb(p.total)}` : ""} MiB (${mb(p.rate)} MiB/s)\n`);
+    process.stderr.write(`ft: downloading ${what === "data" ? "the data set" : "weights"}: ${mb(p.received)}${p.total ? ` / ${mb(p.total)}` : ""} MiB (${mb(p.rate)} MiB/s)\n`);
   };
 }

@@ -1,11 +1,14 @@
 import { existsSync, statSync } from "node:fs";
-import { basename, resolve } from "node:path";
+import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import cliProgress from "cli-progress";
 import {
   ensureWeightFile,
   findWeightRecord,
   formatBytes,
+  pickWeightRecord,
+  recordsForFile,
+  detectOrdering,
   FtError,
   getModel,
   hashFile,
@@ -74,7 +77,7 @@ export function weightsCommand(program: Command): void {
     .addOption(new Option("--ordering <ordering>", "kernel ordering of the file").choices(["th", "tf"]))
     .option("--variant <variant>", "top, notop, or a record id (default: the model's first matching file)")
     .action(async (name: string, opts: { ordering?: "th" | "tf"; variant?: string }) => {
-      const record = pickRecord(name, opts);
+      const record = pickWeightRecord(name, opts);
       const state = await weightCacheState(record);
       if (state === "partial") process.stderr.write(`resuming ${record.id} from ${weightCachePath(record)}.part\n`);
       const progress = new DownloadBar(record.id);
@@ -168,7 +171,7 @@ export async function inspectWeightFile(path: string): Promise<WeightFileInfo> {
       kerasVersion: file.kerasVersion,
       kerasMajor: file.kerasMajor,
       backend: file.backend,
-      ordering: { ordering: file.ordering.ordering, evidence: file.ordering.evidence, problem: file.ordering.problem },
+      ordering: detectOrdering(file),
       layers: file.layers.map((l) => ({ name: l.name, index: l.index, weights: l.weights.map((w) => ({ name: w.name, shape: [...w.shape], size: w.size })) })),
       totalParams: file.totalValues,
       totalBytes: file.totalValues * 4,
@@ -188,42 +191,16 @@ function modelsMatching(pattern: string | undefined): ModelSpec[] {
   return [getModel(pattern)]; // throws a UsageError that suggests close names
 }
 
-/** The record `ft weights download` fetches: by id, or the model's first record matching the filters. */
-export function pickRecord(name: string, opts: { ordering?: "th" | "tf"; variant?: string }): WeightRecord {
-  const direct = findWeightRecord(name);
-  if (direct && !opts.ordering && !opts.variant) return direct.record;
-  const spec = direct?.model ?? getModel(name);
-  const describe = (r: WeightRecord) => `${r.id} (${r.ordering}, ${r.includeTop ? "top" : "notop"})`;
-  if (spec.weights.length === 0) throw new FtError(`model "${spec.name}" has no published weight files`);
-  let candidates = direct ? [direct.record] : spec.weights;
-  if (opts.ordering) candidates = candidates.filter((r) => r.ordering === opts.ordering);
-  if (opts.variant === "top") candidates = candidates.filter((r) => r.includeTop);
-  else if (opts.variant === "notop") candidates = candidates.filter((r) => !r.includeTop);
-  else if (opts.variant) {
-    if (!spec.weights.some((r) => r.id === opts.variant)) {
-      throw new UsageError(`--variant must be top, notop or a record id of "${spec.name}": ${spec.weights.map((r) => r.id).join(", ")} (got "${opts.variant}")`);
-    }
-    candidates = candidates.filter((r) => r.id === opts.variant);
-  }
-  if (candidates.length === 0) {
-    const asked = [opts.ordering && `--ordering ${opts.ordering}`, opts.variant && `--variant ${opts.variant}`].filter(Boolean).join(" ");
-    throw new UsageError(`no weight file of "${spec.name}" matches ${asked}; published: ${spec.weights.map(describe).join(", ")}`);
-  }
-  return candidates[0]!;
-}
-
 interface VerifyOutcome extends WeightFileCheck {
   record: string;
   path: string;
 }
 
 async function verifyTarget(target: string): Promise<VerifyOutcome[]> {
-  const records = listModels().flatMap((m) => m.weights);
   if (existsSync(target) && statSync(target).isFile()) {
     const path = resolve(target);
     const size = statSync(path).size;
-    let matches = records.filter((r) => r.fileName === basename(path));
-    if (matches.length === 0) matches = records.filter((r) => !r.bytesApproximate && r.bytes === size);
+    const matches = recordsForFile(path, size);
     if (matches.length === 0) {
       const md5 = await hashFile(path, "md5");
       throw new FtError(`no weight record matches ${path} by file name or size (${size} bytes, md5 ${md5}); verify a cached file by model name instead, e.g. ft weights verify resnet50`);

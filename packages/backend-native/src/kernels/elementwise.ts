@@ -3,10 +3,8 @@ import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { installNativeGradients } from "../gradients.js";
 import { allocateOutput, CHANNEL_SUMS, f32, nativeBackend, RELU_GRAD, sizeOf, SQUARE_GRAD, type KernelContext } from "./util.js";
 
-const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6 };
-/** ft-native-only kernels (inputs a = dy, b = x) used by the gradients in gradients.ts. */
-const GRADIENT_OPS: Record<string, number> = { [RELU_GRAD]: 7, [SQUARE_GRAD]: 8 };
-const UNARY_OPS: Record<string, number> = { Relu: 0, Step: 1, Square: 2, Neg: 3, Sqrt: 4, Rsqrt: 5, Exp: 6, Log: 7, Abs: 8, Relu6: 9 };
+/** ft-native-only kernels (inputs a = dy, b = x) used by the gradients in gradients.ts; no cpu kernel backs them. */
+const GRADIENT_KERNELS = new Set([RELU_GRAD, SQUARE_GRAD]);
 const MAX_RANK = 8;
 
 function padShape(shape: number[], rank: number): number[] {
@@ -22,8 +20,9 @@ export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
   const { addon } = ctx;
   const configs: tf.KernelConfig[] = [];
 
-  for (const [kernelName, op] of [...Object.entries(BINARY_OPS), ...Object.entries(GRADIENT_OPS)]) {
-    const fallback: tf.KernelFunc = kernelName in BINARY_OPS ? ctx.fallback(kernelName) : () => {
+  // The op codes come from the addon, by the kernel each implements.
+  for (const [kernelName, op] of Object.entries(addon.binaryOps)) {
+    const fallback: tf.KernelFunc = !GRADIENT_KERNELS.has(kernelName) ? ctx.fallback(kernelName) : () => {
       throw new Error(`${kernelName} takes two non-empty float32 tensors`);
     };
     configs.push({
@@ -43,7 +42,7 @@ export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
     });
   }
 
-  for (const [kernelName, op] of Object.entries(UNARY_OPS)) {
+  for (const [kernelName, op] of Object.entries(addon.unaryOps)) {
     const fallback = ctx.fallback(kernelName);
     configs.push({
       kernelName, backendName: "", kernelFunc: (args) => {

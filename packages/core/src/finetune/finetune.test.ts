@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Trainer, trainableKeys } from "../train/trainer.js";
+import { trainableKeys } from "../train/checkpoint.js";
+import { Trainer } from "../train/trainer.js";
 import { memorySource, snapshot, tinyModel, useCpu } from "../train/test-utils/fixtures.js";
 import { applyBatchNormPolicy } from "./batchnorm.js";
 import { applyFreeze, layerStages, parseFreezeSpec } from "./freeze.js";

@@ -1,7 +1,8 @@
 import { link, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { renderReport } from "./report.js";
-import type { BatchInfo, Callback, EpochLog, Trainer, TrainResult } from "./trainer.js";
+import type { EpochLog } from "./state.js";
+import type { BatchInfo, Callback, Trainer, TrainResult } from "./trainer.js";
 
 /** Writes `text` to `path` through a temporary file and a rename. */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {

@@ -145,3 +145,8 @@ export function optimizerStateOf(checkpoint: LoadedCheckpoint<unknown>, iteratio
   }
   return { iterations, slots };
 }
+
+/** Keys of the model's trainable weights, for tests and reports. */
+export function trainableKeys(model: tfl.LayersModel): string[] {
+  return model.trainableWeights.map(weightKey);
+}

@@ -1,4 +1,4 @@
-import type { EpochLog, StopReason } from "./trainer.js";
+import type { EpochLog, StopReason } from "./state.js";
 
 /** What `report.html` shows. */
 export interface ReportInput {

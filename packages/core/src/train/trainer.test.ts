@@ -5,10 +5,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withNewHead } from "../finetune/model.js";
 import { readCheckpoint, writeCheckpoint } from "./checkpoint.js";
-import type { CheckpointMeta } from "./trainer.js";
+import type { CheckpointMeta } from "./state.js";
 import { runTraining } from "./run.js";
 import { memorySource, reinit, snapshot, tinyModel, useCpu } from "./test-utils/fixtures.js";
-import { splitSizes, Trainer, type TrainerOptions } from "./trainer.js";
+import { splitSizes } from "./step.js";
+import { Trainer, type TrainerOptions } from "./trainer.js";
 
 let root: string;
 beforeAll(async () => {

@@ -9,68 +9,10 @@ import { seedDropout, type DropoutClock } from "../finetune/dropout.js";
 import { applyFreeze, type FreezeSpec } from "../finetune/freeze.js";
 import { layerLrScales, type LrGroups } from "../finetune/lr-groups.js";
 import { loadModelWeights, optimizerStateOf, readCheckpoint, weightKey, writeCheckpoint } from "./checkpoint.js";
-import { createOptimizer, type Optimizer, type OptimizerConfig, type ParamUpdate } from "./optimizers.js";
+import { createOptimizer, type Optimizer, type OptimizerConfig } from "./optimizers.js";
 import { scheduleFactor, type ScheduleConfig } from "./schedules.js";
-
-/** One row of `metrics.csv` / `metrics.jsonl`. Epochs count from 1. */
-export interface EpochLog {
-  epoch: number;
-  /** Mean training loss over the epoch's examples (summed over heads, regularisation included). */
-  loss: number;
-  /** Training accuracy (dropout and BN in training mode). */
-  acc: number;
-  /** Validation log-loss (scikit-learn definition, see `EvalMetrics.logLoss`). */
-  val_loss?: number;
-  val_acc?: number;
-  val_top5?: number;
-  /** Validation `confusion[true][predicted]` (JSONL only, not in the CSV). */
-  val_confusion?: number[][];
-  /** Learning rate of the last update (schedule and Keras-1 decay applied, scale 1). */
-  lr: number;
-  /** Optimiser updates done at the end of the epoch. */
-  step: number;
-  /** Seconds of training (validation excluded). */
-  seconds: number;
-  images_per_sec: number;
-}
-
-/** Why training ended. `nan`: a non-finite loss or gradient was met; the update was not applied. */
-export type StopReason = "completed" | "early-stopping" | "nan" | "interrupted" | "max-steps";
-
-/**
- * Where a run is: saved in every checkpoint, so that a resumed run continues with the same data order,
- * learning rates, dropout masks and metrics as an uninterrupted one.
- */
-export interface TrainState {
-  /** Epoch in progress, from 0 (equal to `epochs` when done). */
-  epoch: number;
-  /** Next batch index within `epoch`. */
-  batch: number;
-  /** Optimiser updates done. */
-  step: number;
-  /** Training forward passes done (micro-batches): the dropout clock. */
-  passes: number;
-  /** Running sums of the epoch in progress. */
-  running: { lossSum: number; correct: number; seen: number; seconds: number };
-  history: EpochLog[];
-  /** Best value of the monitored metric so far. */
-  best: { monitor: string; value: number; epoch: number } | null;
-  /** Epochs since the monitored metric last improved (early stopping). */
-  wait: number;
-  stopReason?: StopReason;
-  /** Where the non-finite value was met, for `nan`. */
-  stopDetail?: string;
-}
-
-/** What a checkpoint's metadata holds. */
-export interface CheckpointMeta {
-  kind: "ft-checkpoint";
-  state: TrainState;
-  /** Optimiser updates (Keras `iterations`). */
-  iterations: number;
-  optimizer: OptimizerConfig["kind"];
-  savedAt: string;
-}
+import type { CheckpointMeta, EpochLog, StopReason, TrainState } from "./state.js";
+import { trainStep, type StepParam, type StepResult } from "./step.js";
 
 /** Passed to callbacks. */
 export interface BatchInfo {
@@ -144,26 +86,9 @@ export interface TrainResult {
   lastVal?: EvalMetrics;
 }
 
-/** A parameter trained in this phase. */
-interface Param {
-  key: string;
-  variable: tf.Variable;
-  lrScale: number;
-}
-
-const CLIP = 1e-7;
-
 /**
- * Categorical cross-entropy as Keras: probabilities clipped to [1e-7, 1 − 1e-7], `−Σ y·log p` per example,
- * summed over the batch (the caller divides by the full batch size).
- */
-function crossEntropySum(labels: tf.Tensor, probs: tf.Tensor): tf.Scalar {
-  return tf.neg(tf.sum(tf.mul(labels, tf.log(tf.clipByValue(probs, CLIP, 1 - CLIP))))) as tf.Scalar;
-}
-
-/**
- * The training loop: a step written with `tf.variableGrads` so that BatchNorm mode, gradient accumulation,
- * schedules, layer-group learning rates and exact resume are under its control. Everything else is a callback.
+ * The training loop around `trainStep`: epochs, freezing phases, schedules, layer-group learning rates,
+ * checkpoints and exact resume. Everything else (logging, early stopping, progress) is a callback.
  */
 export class Trainer {
   readonly model: tfl.LayersModel;
@@ -245,9 +170,9 @@ export class Trainer {
     return this.options.optimizer.lr * scheduleFactor(schedule, { step, totalSteps: this.totalSteps, stepsPerEpoch: this.stepsPerEpoch });
   }
 
-  private trainableParams(): Param[] {
+  private trainableParams(): StepParam[] {
     const scales = layerLrScales(this.model, this.options.lrGroups);
-    const params: Param[] = [];
+    const params: StepParam[] = [];
     for (const layer of this.model.layers) {
       if (!layer.trainable) continue;
       const scale = scales.get(layer.name) ?? 1;
@@ -401,88 +326,20 @@ export class Trainer {
     return !!last && this.state.best?.epoch === last.epoch;
   }
 
-  /**
-   * One optimiser update from one batch. Returns the batch's mean loss and correct count, or a description
-   * of the non-finite value met (then nothing is updated).
-   */
-  private async step(batch: Batch, params: Param[]): Promise<{ loss: number; correct: number } | string> {
-    const micro = this.options.accumulate;
-    const n = batch.size;
-    const variables = params.map((p) => p.variable);
-    let grads: tf.Tensor[] | undefined;
-    let loss: tf.Scalar | undefined;
-    let correct: tf.Scalar | undefined;
-    const sizes = splitSizes(n, micro);
-    let start = 0;
-    // Moving statistics change during the forward pass: keep their values (clones share storage) to undo a bad step.
-    const stateBefore = this.model.nonTrainableWeights.map((w) => [w, tf.clone(w.read())] as const);
-    try {
-      for (const size of sizes) {
-        if (size === 0) continue;
-        this.dropoutClock.pass = this.state.passes++;
-        const x = sizes.length === 1 ? batch.images : tf.slice(batch.images, start, size);
-        const y = sizes.length === 1 ? batch.labels : tf.slice(batch.labels, start, size);
-        let microCorrect: tf.Scalar | undefined;
-        const { value, grads: g } = tf.variableGrads(() => {
-          const out = this.model.apply(x, { training: true }) as tf.Tensor | tf.Tensor[];
-          const outs = Array.isArray(out) ? out : [out];
-          let total = tf.addN(outs.map((o) => crossEntropySum(y, o)));
-          const mean = outs.length === 1 ? outs[0]! : tf.div(tf.addN(outs), outs.length);
-          microCorrect = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(mean, -1), tf.argMax(y, -1)), "float32")) as tf.Scalar);
-          total = tf.div(total, n);
-          const reg = this.model.calculateLosses();
-          if (reg.length) total = tf.add(total, tf.mul(tf.addN(reg), size / n));
-          return total as tf.Scalar;
-        }, variables);
-        if (x !== batch.images) x.dispose();
-        if (y !== batch.labels) y.dispose();
-        const ordered = variables.map((v) => g[v.name]!);
-        if (!grads) {
-          grads = ordered;
-          loss = value;
-          correct = microCorrect;
-        } else {
-          const prev = grads;
-          grads = prev.map((a, i) => tf.add(a, ordered[i]!));
-          tf.dispose([...prev, ...ordered]);
-          const [l, c] = [tf.add(loss!, value), tf.add(correct!, microCorrect!)];
-          tf.dispose([loss!, value, correct!, microCorrect!]);
-          loss = l as tf.Scalar;
-          correct = c as tf.Scalar;
-        }
-        start += size;
-      }
-      const check = tf.tidy(() => tf.stack([loss!, correct!, tf.addN(grads!.map((g) => tf.sum(tf.square(g))))]));
-      const [lossValue, correctValue, gradSq] = await check.data();
-      check.dispose();
-      const bad = !Number.isFinite(lossValue!) ? `loss is ${lossValue}` : !Number.isFinite(gradSq!) ? `gradient is not finite (loss ${lossValue})` : undefined;
-      if (bad) {
-        for (const [w, before] of stateBefore) w.write(before);
-        return bad;
-      }
-      const lr = this.scheduledLr(this.state.step);
-      this.lastLr = this.optimizer.decayedLr(lr);
-      const updates: ParamUpdate[] = params.map((p, i) => ({ key: p.key, variable: p.variable, grad: grads![i]!, lrScale: p.lrScale }));
-      this.optimizer.apply(updates, lr);
-      return { loss: lossValue!, correct: correctValue! };
-    } finally {
-      tf.dispose([...(grads ?? []), ...(loss ? [loss] : []), ...(correct ? [correct] : []), ...stateBefore.map(([, t]) => t)]);
-    }
+  /** One update from one batch (nothing is updated when a value is not finite: the description is returned). */
+  private async step(batch: Batch, params: StepParam[]): Promise<StepResult | string> {
+    const lr = this.scheduledLr(this.state.step);
+    const result = await trainStep(this.model, batch, params, {
+      optimizer: this.optimizer,
+      lr,
+      accumulate: this.options.accumulate,
+      beforePass: () => (this.dropoutClock.pass = this.state.passes++),
+    });
+    if (typeof result !== "string") this.lastLr = this.optimizer.decayedLr(lr);
+    return result;
   }
 
   dispose(): void {
     this.optimizer.dispose();
   }
-}
-
-/** Sizes of `parts` micro-batches that add up to `n` (the first ones one larger when `n` does not divide). */
-export function splitSizes(n: number, parts: number): number[] {
-  const base = Math.floor(n / parts);
-  const extra = n % parts;
-  return Array.from({ length: parts }, (_, i) => base + (i < extra ? 1 : 0));
-}
-
-/** Keys of the model's trainable weights, for tests and reports. */
-export function trainableKeys(model: tfl.LayersModel): string[] {
-  return model.trainableWeights.map(weightKey);
 }

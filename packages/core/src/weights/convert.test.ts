@@ -1,18 +1,14 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { FtError, UsageError } from "../errors.js";
 import {
   channelsFirstDenseToNhwc,
   convertRows,
   convertWeight,
   convertedShape,
-  detectOrdering,
   fileShapeFor,
-  resolveOrdering,
   theanoKernelToTf,
   type WeightConversion,
 } from "./convert.js";
-import type { KerasLayerWeights, KerasWeight } from "./keras-file.js";
 
 /** Converted by NumPy in test/fixtures/generate.py (`[:, :, ::-1, ::-1].transpose(2, 3, 1, 0)`, row reorder). */
 const ref = (
@@ -75,60 +71,5 @@ describe("array conversions against NumPy", () => {
   it("refuses a conversion that does not fit the array", () => {
     expect(() => convertWeight({ kind: "theano-kernel" }, new Float32Array(6), [2, 3])).toThrow(/4-D kernel/);
     expect(() => channelsFirstDenseToNhwc(new Float32Array(10), [5, 2], [2, 2, 2])).toThrow(/does not follow a flattened 2×2×2 map/);
-  });
-});
-
-function weight(name: string, shape: number[]): KerasWeight {
-  return { name, role: name, path: `/${name}`, shape, size: shape.reduce((a, b) => a * b, 1), read: () => new Float32Array(), readRows: () => new Float32Array(), readBlocks: () => {} };
-}
-const layer = (name: string, ...weights: KerasWeight[]): KerasLayerWeights => ({ name, index: 0, weights });
-
-describe("detectOrdering", () => {
-  it("trusts the backend attribute", () => {
-    expect(detectOrdering({ kerasMajor: 2, backend: "theano", layers: [] }).ordering).toBe("th");
-    expect(detectOrdering({ kerasMajor: 2, backend: "tensorflow", layers: [] }).ordering).toBe("tf");
-  });
-
-  it("reads Keras 1 kernel shapes: (out, in, kh, kw) is th, (kh, kw, in, out) is tf", () => {
-    const th = detectOrdering({ kerasMajor: 1, layers: [layer("conv1", weight("conv1_W:0", [64, 3, 7, 7]))] });
-    expect(th.ordering).toBe("th");
-    expect(th.evidence.find((e) => e.strong)?.reason).toMatch(/\(out, in, kh, kw\): conv1 \[64, 3, 7, 7\]/);
-    expect(detectOrdering({ kerasMajor: 0, layers: [layer("layer_0", weight("param_0", [3, 3, 512, 512]))] }).ordering).toBe("tf");
-  });
-
-  it("uses the model's kernel shapes when the file's fit both layouts", () => {
-    const file = { kerasMajor: 0 as const, layers: [layer("layer_0", weight("param_0", [4, 3, 3, 3]))] };
-    expect(detectOrdering(file).ordering).toBeUndefined();
-    expect(detectOrdering(file, { expectedKernels: new Map([["layer_0", [3, 3, 3, 4]]]) }).ordering).toBe("th");
-    expect(detectOrdering(file, { expectedKernels: new Map([["layer_0", [4, 3, 3, 3]]]) }).ordering).toBe("tf");
-  });
-
-  it("falls back on Keras-1 weight names (:0 from the TensorFlow backend) only when nothing stronger speaks", () => {
-    const ambiguous = [4, 3, 3, 3];
-    expect(detectOrdering({ kerasMajor: 1, layers: [layer("c", weight("c_W:0", ambiguous), weight("c_b:0", [4]))] }).ordering).toBe("tf");
-    expect(detectOrdering({ kerasMajor: 1, layers: [layer("c", weight("c_W", ambiguous), weight("c_b", [4]))] }).ordering).toBe("th");
-    // strong shape evidence outvotes the names
-    expect(detectOrdering({ kerasMajor: 1, layers: [layer("c", weight("c_W:0", [64, 3, 7, 7]))] }).ordering).toBe("th");
-  });
-
-  it("reports contradictory strong evidence instead of picking one", () => {
-    const d = detectOrdering({ kerasMajor: 1, backend: "tensorflow", layers: [layer("c", weight("c_W", [64, 3, 7, 7]))] });
-    expect(d.ordering).toBeUndefined();
-    expect(d.problem).toMatch(/disagrees.*tf \(backend attribute is "tensorflow"\).*th \(kernel shapes/);
-  });
-});
-
-describe("resolveOrdering", () => {
-  const ambiguous = { evidence: [], problem: "the file records no backend" };
-  it("prefers the override, then the detection, then the fallback", () => {
-    expect(resolveOrdering("f.h5", { ordering: "tf", evidence: [] }, "th")).toEqual({ ordering: "th", source: "option" });
-    expect(resolveOrdering("f.h5", { ordering: "tf", evidence: [] })).toEqual({ ordering: "tf", source: "detected" });
-    expect(resolveOrdering("f.h5", ambiguous, undefined, { ordering: "th", source: "record" })).toEqual({ ordering: "th", source: "record" });
-  });
-
-  it("refuses an ambiguous file, naming the override", () => {
-    expect(() => resolveOrdering("f.h5", ambiguous)).toThrow(FtError);
-    expect(() => resolveOrdering("f.h5", ambiguous)).toThrow(/f\.h5: cannot tell .* --ordering th\|tf/);
-    expect(() => resolveOrdering("f.h5", ambiguous, "xx" as "th")).toThrow(UsageError);
   });
 });

@@ -12,7 +12,7 @@ import { Scale } from "../layers/scale.js";
 import { registerModel, unregisterModel } from "../registry/registry.js";
 import type { BuildOptions, ModelSpec, WeightRecord } from "../spec.js";
 import { createModel, createModelWithReport } from "./create.js";
-import { weightCachePath } from "./hub.js";
+import { weightCachePath } from "../hub/cache.js";
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../test/fixtures/${name}`, import.meta.url));
 const reference = JSON.parse(readFileSync(fixture("weights_reference.json"), "utf8")) as {

@@ -5,11 +5,12 @@
 import { existsSync } from "node:fs";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { FtError, UsageError } from "../errors.js";
-import { findWeightRecord, getModel } from "../registry/registry.js";
+import { getModel } from "../registry/registry.js";
 import type { BuildOptions, DimOrdering, ModelSpec, WeightRecord } from "../spec.js";
 import { hashSeed, mulberry32 } from "../data/random.js";
-import { ensureWeightFile } from "./hub.js";
+import { ensureWeightFile } from "../hub/cache.js";
 import { loadWeights, type LoadReport } from "./load.js";
+import { recordIds, selectWeightRecord } from "./records.js";
 
 export interface CreateModelOptions extends BuildOptions {
   /** Kernel ordering of the weight file; detected when omitted (a record's own ordering breaks ties). */
@@ -56,23 +57,8 @@ export async function createModelWithReport(name: string, options: CreateModelOp
     return { model: options.seed === undefined ? build() : withSeededMathRandom(options.seed, build), spec };
   }
 
-  let record: WeightRecord | undefined;
+  const record = selectWeightRecord(spec, weights, includeTop);
   let path: string;
-  if (weights === "imagenet") {
-    record = spec.weights.find((w) => w.includeTop === includeTop) ?? (includeTop ? undefined : spec.weights.find((w) => w.includeTop));
-    if (!record) {
-      throw new FtError(
-        `model "${spec.name}" has no published ${includeTop ? "" : "notop "}ImageNet weights; pass weights "none" for random initialisation or a weight file path`,
-      );
-    }
-  } else {
-    record = spec.weights.find((w) => w.id === weights);
-    if (!record) {
-      const other = findWeightRecord(weights);
-      if (other) throw new UsageError(`weights "${weights}" belong to model "${other.model.name}", not "${spec.name}" (its records: ${recordIds(spec)})`);
-    }
-  }
-
   if (record) {
     checkRecordFits(spec, record, options);
     path = await ensureWeightFile(record, { onProgress: options.onProgress });
@@ -130,8 +116,4 @@ function checkRecordFits(spec: ModelSpec, record: WeightRecord, options: BuildOp
       `weights "${record.id}" have a ${record.classes}-class top but ${options.classes} classes were asked for: build with includeTop false and add a new head, or leave classes at ${record.classes}`,
     );
   }
-}
-
-function recordIds(spec: ModelSpec): string {
-  return spec.weights.map((w) => w.id).join(", ") || "none published";
 }

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { FtError } from "../errors.js";
 import { readKerasWeights, roleOf, weightedLayers, type KerasWeightFile } from "./keras-file.js";
+import { detectOrdering } from "./ordering.js";
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../test/fixtures/${name}`, import.meta.url));
 const reference = JSON.parse(readFileSync(fixture("weights_reference.json"), "utf8")) as {
@@ -51,7 +52,7 @@ describe("readKerasWeights: containers", () => {
       expect(f.layers[1]!.weights.map((w) => w.name)).toEqual(["bn1_gamma", "bn1_beta", "bn1_running_mean", "bn1_running_std"]);
       expect(f.layers[1]!.weights.map((w) => w.role)).toEqual(["gamma", "beta", "running_mean", "running_std"]);
       expect(weightedLayers(f).map((l) => l.name)).toEqual(["conv1", "bn1", "scale1", "fc"]);
-      expect(f.ordering.ordering).toBe("th");
+      expect(detectOrdering(f).ordering).toBe("th");
     });
   });
 
@@ -64,7 +65,7 @@ describe("readKerasWeights: containers", () => {
       ]);
       // the stored values are the NumPy-converted arrays of the generator
       expect(Array.from(f.layers[0]!.weights[0]!.read())).toEqual(reference.tiny.tf_weights.conv1![0]);
-      expect(f.ordering.ordering).toBe("tf");
+      expect(detectOrdering(f).ordering).toBe("tf");
     });
   });
 
@@ -86,7 +87,7 @@ describe("readKerasWeights: containers", () => {
       expect(bn.weights.map((w) => w.role)).toEqual(["gamma", "beta", "moving_mean", "moving_variance"]);
       expect(bn.weights[0]!.path).toBe("/block1/bn1/block1/bn1/gamma:0");
       expect(Array.from(f.layers[6]!.weights[1]!.read())).toEqual(reference.tiny.tf_weights.fc![1]);
-      expect(f.ordering.ordering).toBe("tf");
+      expect(detectOrdering(f).ordering).toBe("tf");
     });
   });
 

@@ -1,7 +1,6 @@
 /**
- * Reads the weight files Keras wrote with h5py, in any of its four containers (see
- * docs/weights-format.md): legacy Keras 0.x, Keras 1 `save_weights`, Keras 2 `save_weights` and
- * `model.save`. Only metadata is read up front; every weight is read lazily, one at a time.
+ * Reads the weight files Keras wrote with h5py, in any of its four containers: legacy Keras 0.x
+ * (`nb_layers`, `layer_K/param_P`), Keras 1 `save_weights`, Keras 2 `save_weights` and `model.save`. Only metadata is read up front; every weight is read lazily, one at a time.
  */
 import { FtError } from "../errors.js";
 import type { ContainerLayout } from "../spec.js";
@@ -20,7 +19,6 @@ import {
   type Group,
   type Hdf5File,
 } from "./hdf5.js";
-import { detectOrdering, type OrderingDetection } from "./convert.js";
 
 /** One weight array of a layer, read on demand. */
 export interface KerasWeight {
@@ -76,12 +74,20 @@ export interface KerasWeightFile {
   modelConfig?: unknown;
   /** `training_config` of a `model.save` file, parsed as JSON data. */
   trainingConfig?: unknown;
-  /** Kernel ordering as far as the file alone tells (the loader adds the model's evidence). */
-  ordering: OrderingDetection;
   /** Total number of weight values. */
   totalValues: number;
   /** Releases the file handle. */
   close(): void;
+}
+
+/**
+ * Whether the file carries a classifier: any of `topLayers` (a model's `topLayers`) with weights.
+ * Legacy files have no layer names and are taken to have it (all published ones do).
+ */
+export function hasTopLayers(file: Pick<KerasWeightFile, "layout" | "layers">, topLayers: readonly string[]): boolean {
+  if (file.layout === "legacy" || topLayers.length === 0) return true;
+  const top = new Set(topLayers);
+  return file.layers.some((l) => top.has(l.name) && l.weights.length > 0);
 }
 
 /** Layers that carry at least one weight. */
@@ -140,11 +146,8 @@ function describe(h5: Hdf5File): KerasWeightFile {
   return finish({ ...base, layout, kerasMajor, kerasVersion, backend, layers, modelConfig, trainingConfig });
 }
 
-function finish(file: Omit<KerasWeightFile, "ordering" | "totalValues">): KerasWeightFile {
-  const totalValues = file.layers.reduce((n, l) => n + l.weights.reduce((m, w) => m + w.size, 0), 0);
-  const withTotals = { ...file, totalValues } as KerasWeightFile;
-  withTotals.ordering = detectOrdering(withTotals);
-  return withTotals;
+function finish(file: Omit<KerasWeightFile, "totalValues">): KerasWeightFile {
+  return { ...file, totalValues: file.layers.reduce((n, l) => n + l.weights.reduce((m, w) => m + w.size, 0), 0) };
 }
 
 function majorVersion(version: string | undefined, backend: string | undefined, layers: KerasLayerWeights[]): 1 | 2 {

@@ -9,7 +9,8 @@ import "@tensorflow/tfjs-backend-cpu";
 import h5wasm from "h5wasm/node";
 import { FtError } from "../errors.js";
 import { Scale } from "../layers/scale.js";
-import { flattenedFeatureShape, loadWeights } from "./load.js";
+import { flattenedFeatureShape } from "./convert.js";
+import { loadWeights } from "./load.js";
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../test/fixtures/${name}`, import.meta.url));
 

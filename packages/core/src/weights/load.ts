@@ -8,15 +8,8 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import { FtError } from "../errors.js";
 import type { ContainerLayout, DimOrdering } from "../spec.js";
 import { readKerasWeights, type KerasLayerWeights, type KerasWeight, type KerasWeightFile } from "./keras-file.js";
-import {
-  checkConversion,
-  convertRows,
-  detectOrdering,
-  fileShapeFor,
-  fmt,
-  resolveOrdering,
-  type WeightConversion,
-} from "./convert.js";
+import { checkConversion, conversionFor, convertRows, fileShapeFor, fmt, orderingMatters, sameShape, type WeightConversion } from "./convert.js";
+import { detectOrdering, resolveOrdering } from "./ordering.js";
 
 export interface LoadWeightsOptions {
   /** Kernel ordering of the file; detected from the file and the model when omitted. */
@@ -82,8 +75,6 @@ interface LayerPlan {
   weights: WeightPlan[];
 }
 
-/** Layers that pass a Flatten's output to a Dense unchanged. */
-const PASS_THROUGH = new Set(["Dropout", "Activation", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"]);
 /** Values per read when streaming a large array (16 MB of float32). */
 const BLOCK_VALUES = 4 * 1024 * 1024;
 
@@ -137,14 +128,6 @@ export async function loadWeights(model: tfl.LayersModel, pathOrFile: string | K
   } finally {
     if (typeof pathOrFile === "string") file.close();
   }
-}
-
-/** Whether a layer's weights differ between th and tf files: conv kernels, and Dense after a flattened 2-D map. */
-function orderingMatters(layer: tfl.layers.Layer): boolean {
-  if (layer.weights.some((w) => w.shape.length === 4)) return true;
-  if (layer.getClassName() !== "Dense") return false;
-  const feature = flattenedFeatureShape(layer);
-  return feature !== undefined && feature[0] * feature[1] > 1;
 }
 
 function modelLayers(model: tfl.LayersModel): tfl.layers.Layer[] {
@@ -230,11 +213,6 @@ function planLayers(
   const problems: string[] = [];
   const plans: LayerPlan[] = [];
   const topLayers = new Set(options.topLayers ?? []);
-  const theano = ordering === "th";
-  // Porting notes: BatchNormalization arrays are copied as they are: Keras 1.0.6+ stores the variance
-  // under the name `running_std` (files of Keras <= 1.0.5, which held a real std, are not supported).
-  // Keras 2 files saved under Theano keep (kh, kw, in, out) kernels that only need the flip; their Dense
-  // rows are assumed to be in channels-last order (Keras 2's default `image_data_format`).
   for (const { layer, file: fl } of pairs) {
     const where = file.layout === "legacy" ? `layer "${layer.name}" (file ${fl.name})` : `layer "${layer.name}"`;
     const variables = layer.weights;
@@ -250,17 +228,12 @@ function planLayers(
     variables.forEach((variable, i) => {
       const fw = fl.weights[i]!;
       const modelShape = variable.shape as number[];
-      let conversion: WeightConversion = { kind: "copy" };
-      if (theano && modelShape.length === 4) {
-        if (layer.getClassName() !== "Conv2D") {
-          problems.push(`${where}: cannot convert a Theano kernel for a ${layer.getClassName()} layer (only Conv2D is supported)`);
-          return;
-        }
-        conversion = file.kerasMajor < 2 ? { kind: "theano-kernel" } : { kind: "flip-kernel" };
-      } else if (theano && file.kerasMajor < 2 && modelShape.length === 2 && layer.getClassName() === "Dense" && i === 0) {
-        const feature = flattenedFeatureShape(layer);
-        if (feature && feature[0] * feature[1] > 1) conversion = { kind: "channels-first-dense", featureShape: feature };
+      const decided = conversionFor(layer, i, ordering, file.kerasMajor);
+      if ("problem" in decided) {
+        problems.push(`${where}: ${decided.problem}`);
+        return;
       }
+      const { conversion } = decided;
       const expected = fileShapeFor(conversion, modelShape);
       if (!sameShape(expected, fw.shape)) {
         problems.push(
@@ -314,26 +287,6 @@ function shapeCause(
   return "Likely cause: the file is for another model or variant (or the model was built with other options).";
 }
 
-/**
- * The `[H, W, C]` map a Dense layer receives through a Flatten (skipping dropout/activation),
- * or `undefined` when its input is not a flattened 2-D feature map.
- */
-export function flattenedFeatureShape(layer: tfl.layers.Layer): [number, number, number] | undefined {
-  let prev = inboundLayer(layer);
-  while (prev && PASS_THROUGH.has(prev.getClassName())) prev = inboundLayer(prev);
-  if (!prev || prev.getClassName() !== "Flatten") return undefined;
-  const node = prev.inboundNodes[0];
-  const shape = (node ? (Array.isArray(node.inputShapes[0]) ? node.inputShapes[0] : node.inputShapes) : undefined) as (number | null)[] | undefined;
-  if (!shape || shape.length !== 4 || shape.slice(1).some((d) => d == null)) return undefined;
-  return [shape[1]!, shape[2]!, shape[3]!];
-}
-
-function inboundLayer(layer: tfl.layers.Layer): tfl.layers.Layer | undefined {
-  const node = layer.inboundNodes[0];
-  if (!node || node.inboundLayers.length !== 1) return undefined;
-  return node.inboundLayers[0];
-}
-
 function assign(plans: LayerPlan[], report: LoadReport, onProgress: LoadWeightsOptions["onProgress"]): void {
   let done = 0;
   for (const plan of plans) {
@@ -369,10 +322,6 @@ function readConverted(weight: KerasWeight, conversion: WeightConversion): Float
 function shortName(variableName: string): string {
   const base = variableName.replace(/_\d+$/, "");
   return base.slice(base.lastIndexOf("/") + 1);
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 function list(names: string[]): string {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { FtError } from "../errors.js";
 import type { WeightRecord } from "../spec.js";
-import { ensureWeightFile, mirrorOverridesPath, verifyWeightFile, weightCachePath, weightCacheState, weightSource } from "./hub.js";
+import { ensureWeightFile, mirrorOverridesPath, verifyWeightFile, weightCachePath, weightCacheState, weightSource } from "./cache.js";
 import { serveBytes, startTestServer, testPayload, type TestServer } from "./test-utils/http-server.js";
 
 const payload = testPayload(50_000, 3);

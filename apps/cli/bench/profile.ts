@@ -1,14 +1,14 @@
 /**
  * Times (and with --profile, breaks down by kernel) ResNet-50 steps on ft-native, built exactly as
  * `pnpm bench` builds them. Not part of the tests. Run from the repository root:
- *   pnpm exec tsx --conditions source packages/backend-native/scripts/resnet50.ts --row train --size 64 --batch 8 [--steps 3] [--profile | --by-size] [--backend cpu]
+ *   pnpm exec tsx --conditions source apps/cli/bench/profile.ts --row train --size 64 --batch 8 [--steps 3] [--profile | --by-size] [--backend cpu]
  * `--model vgg19` (any registered name) times that model's training step instead.
  * Prints one JSON line with images_per_s (median step), like apps/cli/bench/torch_peer.py.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { registerNativeBackend } from "../src/index.js";
-import { resnetInferStep, resnetTrainStep, timeSteps } from "../../../apps/cli/bench/resnet-rows.js";
-import "../../../apps/cli/src/models.js";
+import { registerNativeBackend } from "@ft/backend-native";
+import { resnetInferStep, resnetTrainStep, timeSteps } from "./resnet-rows.js";
+import "../src/models.js";
 
 const args = process.argv.slice(2);
 const opt = (name: string, fallback: string) => {

@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { FtError } from "../errors.js";
-import { confirmUrl, downloadFile, formatBytes, hashFile, type DownloadProgress } from "./download.js";
+import { downloadFile, formatBytes, hashFile, type DownloadProgress } from "./download.js";
+import { confirmUrl } from "./http.js";
 import { serveBytes, startTestServer, testPayload, type TestServer } from "./test-utils/http-server.js";
 
 const payload = testPayload(200_000, 7);
