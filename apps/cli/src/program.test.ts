@@ -24,17 +24,19 @@ describe("ft CLI skeleton", () => {
   it("`ft env` says which backend runs and why", async () => {
     const { code, stdout } = await runCli(["env", "--json"]);
     expect(code).toBe(0);
-    const env = JSON.parse(stdout) as { backend: string; reason: string; tfjsVersion: string; cacheDir: string };
+    const env = JSON.parse(stdout) as { backend: string; reason: string; tfjsVersion: string; cacheDir: string; missingTrainingKernels: string[] };
     expect(env.backend).toBe(nativeBuilt() ? "native" : "wasm");
     expect(env.reason).toMatch(/first engine that loads/);
     expect(env.tfjsVersion).toBe("4.22.0");
     expect(env.cacheDir).toMatch(/ft/);
+    expect(env.missingTrainingKernels).toEqual([]);
   });
 
   it("`ft --backend cpu env` forces an engine", async () => {
     const { code, stdout } = await runCli(["--backend", "cpu", "env"]);
     expect(code).toBe(0);
     expect(stdout).toMatch(/^backend\s+cpu \(tfjs "cpu"\): requested with --backend/m);
+    expect(stdout).toMatch(/^kernels\s+all \d+ that training runs$/m);
   });
 
   it("a forced engine that cannot load fails with one line and exit 1", async () => {

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureCifar10 } from "@ft/cifar10";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cifarTestArchive, serveFiles, testLabel, type TestServer } from "../../../packages/cifar10/src/test-utils/fixtures.js";
+import { cifarTestArchive, testLabel } from "@ft/test-support/cifar10-archive";
+import { serveFiles, type TestServer } from "@ft/test-support/http-server";
 import { runCli } from "./capture.js";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { registerModel, unregisterModel } from "@ft/core";
@@ -64,7 +65,7 @@ describe("ft train on a CIFAR-10 binary archive served over HTTP", () => {
     const expected = { md5: createHash("md5").update(archive).digest("hex"), bytes: archive.length };
     const batches = await ensureCifar10({ url: server.url("/cifar-10-binary.tar.gz"), expected });
     expect(batches.startsWith(home)).toBe(true);
-    expect(server.requests).toEqual(["/cifar-10-binary.tar.gz"]);
+    expect(server.requests.map((r) => r.path)).toEqual(["/cifar-10-binary.tar.gz"]);
 
     const runDir = join(home, "run");
     const args = ["--backend", "cpu", "train", "cifar_tiny", "--weights", "none", "--data", batches, "--image-size", "16", "--train-size", "32", "--val-size", "16", "--batch-size", "8", "--epochs", "1", "--no-progress", "--run-dir", runDir];

@@ -2,9 +2,18 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { applyBatchNormPolicy, createModel, getModel, hashSeed, listModels, seedDropout, selectBackend, withNewHead, type InputShape } from "@ft/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { nativeUnavailable, relativeError, skipReason } from "../../../packages/backend-native/src/test-utils/compare.js";
+import { loadNativeAddon, registerNativeBackend } from "@ft/backend-native";
+import { failureOf, requirement } from "@ft/test-support/system";
+import { relativeError } from "@ft/test-support/tolerance";
 import "../src/models.js";
 import { seedSgdStep } from "./seed-step.js";
+
+const whyNativeUnavailable = failureOf(() => {
+  loadNativeAddon();
+  registerNativeBackend();
+});
+const nativeUnavailable = !requirement("the native engine (@ft/backend-native's addon)", whyNativeUnavailable);
+const skipReason = nativeUnavailable ? ` (SKIPPED: ${whyNativeUnavailable})` : "";
 
 /**
  * A small input at which every BatchNormalization layer, the last included, normalises over at least 2×2

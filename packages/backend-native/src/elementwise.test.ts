@@ -1,7 +1,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { loadNativeAddon, type NativeAddonFunction } from "./addon.js";
-import { nativeUnavailable, random, relativeError, runKernelOn, skipReason, type Inputs } from "./test-utils/compare.js";
+import { nativeUnavailable, runKernelOn, skipReason, type Inputs } from "./test-utils/compare.js";
+import { random } from "@ft/test-support/random";
+import { relativeError } from "@ft/test-support/tolerance";
 
 // Exercise the threaded loop paths even on a one-core machine (read once, at the first native loop;
 // every test file runs in its own process).

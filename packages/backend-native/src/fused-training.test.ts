@@ -2,7 +2,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import { batchNormTraining, createOptimizer, type OptimizerConfig } from "@ft/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { loadNativeAddon } from "./addon.js";
-import { nativeUnavailable, random, relativeError, skipReason } from "./test-utils/compare.js";
+import { nativeUnavailable, skipReason } from "./test-utils/compare.js";
+import { random } from "@ft/test-support/random";
+import { relativeError } from "@ft/test-support/tolerance";
 
 process.env.FT_NATIVE_LOOP_THREADS = "2";
 

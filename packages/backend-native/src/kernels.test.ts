@@ -2,7 +2,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { loadNativeAddon, type NativeAddonFunction } from "./addon.js";
 import { nativeKernelNames } from "./backend.js";
-import { nativeUnavailable, onBoth, random, relativeError, runKernelOn, skipReason, type Inputs } from "./test-utils/compare.js";
+import { nativeUnavailable, onBoth, runKernelOn, skipReason, type Inputs } from "./test-utils/compare.js";
+import { random } from "@ft/test-support/random";
+import { relativeError } from "@ft/test-support/tolerance";
 
 type Pad = "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]];
 type Shape4 = [number, number, number, number];

@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { afterEach, describe, expect, it } from "vitest";
 import type { NativeBackendCPU } from "./native-backend.js";
-import { nativeUnavailable, random, skipReason } from "./test-utils/compare.js";
+import { nativeUnavailable, skipReason } from "./test-utils/compare.js";
+import { random } from "@ft/test-support/random";
 
 const shape = [4, 8, 8, 32]; // 8192 floats: above the pooling threshold
 const n = shape.reduce((a, b) => a * b);

@@ -1,7 +1,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { describe, expect, it, vi } from "vitest";
 import { loadNativeAddon, type NativeAddonFunction } from "./addon.js";
-import { nativeUnavailable, random, relativeError, skipReason } from "./test-utils/compare.js";
+import { nativeUnavailable, skipReason } from "./test-utils/compare.js";
+import { random } from "@ft/test-support/random";
+import { relativeError } from "@ft/test-support/tolerance";
 
 type Params = Record<string, { values: Float32Array; shape: number[] }>;
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { FtError } from "@ft/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { extractTarGz, unsafeEntryReason } from "./archive.js";
-import { tarGz } from "./test-utils/fixtures.js";
+import { tarGz } from "@ft/test-support/cifar10-archive";
 
 /** An absolute path an evil archive tries to write (checked not to appear). */
 const ABSOLUTE_TARGET = join(tmpdir(), `ft-absolute-escape-${process.pid}.txt`);

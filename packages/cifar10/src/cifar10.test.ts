@@ -9,7 +9,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { CIFAR10_URL, CIFAR10_URL_ENV, ensureCifar10 } from "./archive.js";
 import { cifar10 } from "./cifar10.js";
 import { recordImage } from "./records.js";
-import { cifarTestArchive, deadUrl, makeRecords, serveFiles, tarGz, TEST_RECORDS, testLabel, TRAIN_PER_BATCH, type TestServer } from "./test-utils/fixtures.js";
+import { cifarTestArchive, makeRecords, tarGz, TEST_RECORDS, testLabel, TRAIN_PER_BATCH } from "@ft/test-support/cifar10-archive";
+import { deadUrl, serveFiles, type TestServer } from "@ft/test-support/http-server";
 
 const archive = cifarTestArchive();
 const expected = { md5: createHash("md5").update(archive).digest("hex"), bytes: archive.length };
@@ -62,7 +63,7 @@ describe("cifar10()", () => {
     const test = await cifar10({ url, expected, split: "test" });
     expect(test.examples).toHaveLength(100);
     expect(Buffer.from((await test.examples[99].load()).data).equals(Buffer.from(expectedImage(100_099)))).toBe(true);
-    expect(server.requests.filter((r) => r === "/cifar-10-binary.tar.gz")).toHaveLength(1); // cached
+    expect(server.requests.filter((r) => r.path === "/cifar-10-binary.tar.gz")).toHaveLength(1); // cached
 
     const full = await cifar10({ url, expected, subset: "full" });
     expect(full.examples).toHaveLength(5 * TRAIN_PER_BATCH);

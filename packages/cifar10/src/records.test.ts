@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { recordCount, recordImage, recordLabel, RECORD_BYTES } from "./records.js";
-import { makeRecords, testLabel, testPixel } from "./test-utils/fixtures.js";
+import { makeRecords, testLabel, testPixel } from "@ft/test-support/cifar10-archive";
 
 describe("CIFAR-10 binary records", () => {
   it("are 1 label byte + R, G, B planes of 32×32, converted to HWC RGB", () => {

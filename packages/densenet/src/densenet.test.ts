@@ -13,7 +13,7 @@ import {
   buildDenseNet,
   type DenseNetConfig,
 } from "./index.js";
-import { describeWeightedLayers, manifestRows, readManifest, spatial, weightedLayersInCreationOrder } from "../../core/test-support/layers.js";
+import { describeWeightedLayers, manifestRows, readManifest, spatial, weightedLayersInCreationOrder } from "@ft/test-support/layers";
 
 /** Configurations from architectures.md: (initial filters, growth, blocks), compression 0.5. */
 const REFERENCE: Record<string, { f0: number; g: number; blocks: number[] }> = {

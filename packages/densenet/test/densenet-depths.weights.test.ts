@@ -1,5 +1,5 @@
 import "../src/index.js";
-import { describeLoadingProof } from "../../core/test-support/layout-proof.js";
+import { describeLoadingProof } from "@ft/model-proofs/layout-proof";
 
 /** The other depths share the builder's code with DenseNet-121; their files differ in size and names only. */
 for (const depth of ["densenet169", "densenet161"]) {

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { Scale, createModelWithReport, selectBackend } from "@ft/core";
 import { describe, expect, it } from "vitest";
 import "../src/index.js";
-import { canonicalWeights, readStructure, writeKerasFile } from "../../core/test-support/keras-fixture.js";
-import { describeLoadingProof } from "../../core/test-support/layout-proof.js";
-import { weightMismatches } from "../../core/test-support/proofs.js";
+import { canonicalWeights, readStructure, writeKerasFile } from "@ft/test-support/keras-fixture";
+import { describeLoadingProof } from "@ft/model-proofs/layout-proof";
+import { weightMismatches } from "@ft/model-proofs/proofs";
 
 /**
  * flyyufelix's Caffe-converted DenseNet-121, Keras 1, in both published layouts: a Scale layer after

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { describeFixtureWriterChecks } from "../../core/test-support/fixture-writer-checks.js";
-import { readStructure } from "../../core/test-support/keras-fixture.js";
+import { describeFixtureWriterChecks } from "@ft/test-support/fixture-writer-checks";
+import { readStructure } from "@ft/test-support/keras-fixture";
 
 const CAFFE = ["densenet121", "densenet169", "densenet161"];
 const KERAS = ["densenet121", "densenet169", "densenet201"];

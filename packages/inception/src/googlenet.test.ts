@@ -3,7 +3,7 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { LRN, PoolHelper, UsageError, countParams, selectBackend } from "@ft/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GOOGLENET_HEADS, PARAMETER_COUNTS, averageGoogLeNetPredictions, buildGoogLeNet, googlenetSpec } from "./index.js";
-import { describeWeightedLayers, manifestRows, readManifest, size, spatial, weightedLayersInCreationOrder } from "../../core/test-support/layers.js";
+import { describeWeightedLayers, manifestRows, readManifest, size, spatial, weightedLayersInCreationOrder } from "@ft/test-support/layers";
 
 /**
  * Independent reference, copied from architectures.md (not from googlenet.ts): the inception filter table

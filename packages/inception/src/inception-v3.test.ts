@@ -3,7 +3,7 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { countParams, selectBackend } from "@ft/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INCEPTION_V3_KERAS1, INCEPTION_V3_KERAS2, PARAMETER_COUNTS, buildInceptionV3, inceptionV3KerasSpec, inceptionV3Spec } from "./index.js";
-import { size, spatial, weightedLayersInCreationOrder } from "../../core/test-support/layers.js";
+import { size, spatial, weightedLayersInCreationOrder } from "@ft/test-support/layers";
 
 /**
  * Independent reference written from the original scripts (deep-learning-models inception_v3.py): every

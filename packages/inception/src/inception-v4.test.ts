@@ -3,7 +3,7 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import { countParams, selectBackend } from "@ft/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INCEPTION_V4_TOP_LAYERS, PARAMETER_COUNTS, buildInceptionV4, dropBackgroundClass, inceptionV4Spec } from "./index.js";
-import { describeWeightedLayers, manifestRows, readManifest, spatial, weightedLayersInCreationOrder } from "../../core/test-support/layers.js";
+import { describeWeightedLayers, manifestRows, readManifest, spatial, weightedLayersInCreationOrder } from "@ft/test-support/layers";
 
 /**
  * Independent reference written from TF-slim's inception_v4.py / kentsommer's inception_v4.py (release 2.0):

@@ -1,4 +1,4 @@
-import { describeRegistrySchema } from "../../core/test-support/registry-schema.js";
+import { describeRegistrySchema } from "@ft/model-proofs/registry-schema";
 import { PARAMETER_COUNTS } from "./index.js";
 
 /**

@@ -1,6 +1,6 @@
 import { expect } from "vitest";
 import "../src/index.js";
-import { describeLoadingProof } from "../../core/test-support/layout-proof.js";
+import { describeLoadingProof } from "@ft/model-proofs/layout-proof";
 
 /**
  * GoogLeNet's only published file is Joe Marino's Keras-1 Theano port: names with "/" (nested groups),

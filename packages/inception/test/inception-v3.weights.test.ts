@@ -1,6 +1,6 @@
 import { expect } from "vitest";
 import "../src/index.js";
-import { describeLoadingProof } from "../../core/test-support/layout-proof.js";
+import { describeLoadingProof } from "@ft/model-proofs/layout-proof";
 
 /** The seed's deep-learning-models v0.2 file: Keras 1 auto names, conv with bias → ReLU → BN, Theano kernels. */
 describeLoadingProof({

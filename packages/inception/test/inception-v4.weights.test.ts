@@ -1,6 +1,6 @@
 import { expect } from "vitest";
 import "../src/index.js";
-import { describeLoadingProof } from "../../core/test-support/layout-proof.js";
+import { describeLoadingProof } from "@ft/model-proofs/layout-proof";
 
 /**
  * kentsommer/keras-inceptionV4 release 2.0: Keras 1 files in both layouts with auto names only

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { describeFixtureWriterChecks } from "../../core/test-support/fixture-writer-checks.js";
-import { readStructure, weightedLayers } from "../../core/test-support/keras-fixture.js";
+import { describeFixtureWriterChecks } from "@ft/test-support/fixture-writer-checks";
+import { readStructure, weightedLayers } from "@ft/test-support/keras-fixture";
 
 describeFixtureWriterChecks({
   family: "inception",

@@ -6,8 +6,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { expect } from "vitest";
 
-export { hasH5py, PYTHON } from "../../core/test-support/system.js";
-import { PYTHON } from "../../core/test-support/system.js";
+export { hasH5py, PYTHON } from "@ft/test-support/system";
+import { PYTHON } from "@ft/test-support/system";
+import { relativeError } from "@ft/test-support/tolerance";
 const GENERATOR = fileURLToPath(new URL("./fixtures/make_vgg_files.py", import.meta.url));
 
 /** What `fixtures/make_vgg_files.py` writes beside the h5 files (see its docstring). */
@@ -73,19 +74,6 @@ export function zeroWeights(model: tfl.LayersModel): void {
     variable.write(zeros);
     zeros.dispose();
   }
-}
-
-/** Largest absolute difference divided by the largest reference magnitude. */
-export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  expect(got.length).toBe(want.length);
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  expect(scale).toBeGreaterThan(0);
-  return worst / scale;
 }
 
 /** The outputs of the named layers for the generator's test input. */

@@ -13,13 +13,15 @@ const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" })
   .split("\n")
   .filter((f) => f && existsSync(join(ROOT, f)));
-const isTest = (f: string) => /(\.test\.ts$|\/test\/|\/test-support\/|\/test-utils\/)/.test(f);
+const isTest = (f: string) => /(\.test\.ts$|\/test\/|\/test-utils\/|^tests\/)/.test(f);
 const sources = files.filter((f) => /^(packages|apps)\/[^/]+\/(src|scripts|bench)\/.*\.(ts|mts|mjs)$/.test(f) && !f.endsWith(".d.mts"));
 
 /** The workspace package a path belongs to (`packages/core`), and each package's rank: a package may only import lower ranks. */
 const packageOf = (f: string) => f.split("/").slice(0, 2).join("/");
 const RANK: Record<string, number> = {
+  "tests/support": -1,
   "packages/core": 0,
+  "tests/model-proofs": 0.5,
   "packages/backend-native-linux-x64-gnu": 0,
   "packages/backend-native": 1,
   "packages/vgg": 1,
@@ -30,6 +32,8 @@ const RANK: Record<string, number> = {
   "apps/cli": 2,
 };
 const PACKAGE_NAMES: Record<string, string> = {
+  "@ft/test-support": "tests/support",
+  "@ft/model-proofs": "tests/model-proofs",
   "@ft/core": "packages/core",
   "@ft/backend-native": "packages/backend-native",
   "@ft/vgg": "packages/vgg",
@@ -55,15 +59,15 @@ function resolveRelative(from: string, spec: string): string | undefined {
 }
 
 describe("repository structure", () => {
-  it("imports go one way: core never imports a family or the CLI, a family never imports the CLI or another family", () => {
+  it("imports go one way: test support → core → model proofs → families → CLI, and only tests use the test support", () => {
     const wrong: string[] = [];
-    for (const file of files.filter((f) => /^(packages|apps)\/.*\.(ts|mts|mjs)$/.test(f) && !f.endsWith(".d.mts"))) {
+    for (const file of files.filter((f) => /^(packages|apps|tests)\/.*\.(ts|mts|mjs)$/.test(f) && !f.endsWith(".d.mts"))) {
       const own = packageOf(file);
       for (const spec of importsOf(file)) {
         const target = spec.startsWith(".") ? (resolveRelative(file, spec) ? packageOf(resolveRelative(file, spec)!) : undefined) : PACKAGE_NAMES[spec.split("/").slice(0, 2).join("/")];
-        if (!target || !(target in RANK) || target === own) continue;
-        // Test code may reach the shared test support of core; nothing else may cross upward or sideways.
-        if (isTest(file) && target === "packages/core") continue;
+        // The consumer and structure tests stand above everything (they use packages as a user does).
+        if (!target || !(target in RANK) || !(own in RANK) || target === own) continue;
+        if (target.startsWith("tests/") && !isTest(file)) wrong.push(`${file} (not a test) imports test support ${spec}`);
         if (!(RANK[target]! < RANK[own]!)) wrong.push(`${file} imports ${spec} (${target})`);
       }
     }
@@ -89,6 +93,31 @@ describe("repository structure", () => {
     };
     for (const node of graph.keys()) visit(node, []);
     expect(circles).toEqual([]);
+  });
+
+  it("every architecture package has the family shape: builders, records, registration, and the same tests", () => {
+    const families = files.filter((f) => /^packages\/[^/]+\/src\/index\.ts$/.test(f) && f !== "packages/core/src/index.ts")
+      .filter((f) => /\bregisterModel\(/.test(readFileSync(join(ROOT, f), "utf8")))
+      .map((f) => packageOf(f));
+    expect(families.sort()).toEqual(["packages/densenet", "packages/inception", "packages/resnet", "packages/vgg"]);
+    const missing: string[] = [];
+    for (const family of families) {
+      const own = files.filter((f) => f.startsWith(`${family}/`));
+      const need = (what: string, pattern: RegExp) => {
+        if (!own.some((f) => pattern.test(f.slice(family.length + 1)))) missing.push(`${family}: ${what}`);
+      };
+      need("src/weights.ts (the weight records)", /^src\/weights\.ts$/);
+      need("a builder test beside the builders (src/<model>.test.ts)", /^src\/(?!registry\.)[\w-]+\.test\.ts$/);
+      need("src/registry.test.ts (the registry schema)", /^src\/registry\.test\.ts$/);
+      need("a loading proof from generated Keras files (test/<model>.weights.test.ts)", /^test\/[\w.-]+\.weights\.test\.ts$/);
+      const generators = own.filter((f) => /\/test\/fixtures\/[^/]+\.py$/.test(f));
+      if (generators.length === 0) missing.push(`${family}: an h5py generator in test/fixtures/`);
+      for (const g of generators) {
+        if (!/from (keras_h5|make_\w+) import/.test(readFileSync(join(ROOT, g), "utf8"))) missing.push(`${g}: does not write through tests/support/python/keras_h5.py`);
+      }
+      if (!own.some((f) => f.endsWith(".test.ts") && /@ft\/model-proofs\//.test(readFileSync(join(ROOT, f), "utf8")))) missing.push(`${family}: no test uses @ft/model-proofs`);
+    }
+    expect(missing).toEqual([]);
   });
 
   it("no source file is over 400 lines without a comment at its top that says why", () => {

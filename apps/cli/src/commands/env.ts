@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import * as tf from "@tensorflow/tfjs-core";
-import { ftHome, listBackendCandidates, selectBackend } from "@ft/core";
+import { ftHome, listBackendCandidates, missingTrainingKernels, selectBackend, TRAINING_KERNELS } from "@ft/core";
 
 export function envCommand(program: Command): void {
   program
@@ -16,6 +16,7 @@ export function envCommand(program: Command): void {
         unavailable: selection.attempts.map((a) => ({ name: a.name, why: a.detail })),
         tfjsVersion: tf.version_core,
         threads: selection.threads ?? null,
+        missingTrainingKernels: missingTrainingKernels(selection.tfName),
         cacheDir: ftHome(),
         node: process.version,
         engines: listBackendCandidates().map((c) => ({ name: c.name, description: c.description, howToGet: c.howToGet })),
@@ -29,6 +30,9 @@ export function envCommand(program: Command): void {
         ...info.unavailable.map((u) => `            skipped ${u.name}: ${u.why}`),
         `tfjs        ${info.tfjsVersion}`,
         `threads     ${info.threads ?? "unknown"}`,
+        info.missingTrainingKernels.length === 0
+          ? `kernels     all ${TRAINING_KERNELS.length} that training runs`
+          : `kernels     missing ${info.missingTrainingKernels.join(", ")}: this engine cannot train (it can still predict)`,
         `cache       ${info.cacheDir} (set FT_HOME to move it)`,
         `node        ${info.node}`,
         "engines, fastest first:",

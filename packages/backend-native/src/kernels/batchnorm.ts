@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD } from "@ft/core";
+import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, type BatchNormTrainingAttrs } from "@ft/core";
 import { installNativeGradients } from "../gradients.js";
 import { allocateOutput, CENTERED_DOT, CHANNEL_SUMS, f32, nativeBackend, sizeOf, type KernelContext } from "./util.js";
 
@@ -10,7 +10,6 @@ function floats(backend: MathBackendCPU, t: tf.TensorInfo, name: string): Float3
   if (!values) throw new Error(`ft-native BatchNorm training: ${name} must be float32, got ${t.dtype}`);
   return values;
 }
-
 
 /**
  * FusedBatchNorm: (x - mean) * scale / sqrt(variance + epsilon) + offset, parameters broadcast like
@@ -23,7 +22,7 @@ export function batchNormKernels(ctx: KernelContext): tf.KernelConfig[] {
     installNativeGradients();
     const backend = args.backend as MathBackendCPU;
     const { x, mean, variance, offset, scale } = args.inputs as Record<string, tf.TensorInfo | undefined>;
-    const eps = (args.attrs as { varianceEpsilon?: number }).varianceEpsilon ?? 0.001; // the cpu kernel's default
+    const eps = (args.attrs as unknown as Partial<tf.FusedBatchNormAttrs>).varianceEpsilon ?? 0.001; // the cpu kernel's default
     const xv = f32(backend, x!), mv = f32(backend, mean!), vv = f32(backend, variance!);
     const ov = offset ? f32(backend, offset) : null, sv = scale ? f32(backend, scale) : null;
     if (!xv || !mv || !vv || ov === undefined || sv === undefined || xv.length === 0 || mv.length === 0 || vv.length === 0 ||
@@ -47,7 +46,7 @@ export function batchNormKernels(ctx: KernelContext): tf.KernelConfig[] {
     const channels = scale!.shape[0]!;
     const y = allocateOutput(backend, sizeOf(x!.shape)), mean = new Float32Array(channels), variance = new Float32Array(channels);
     ctx.addon.batchNormTraining(floats(backend, x!, "x"), channels, floats(backend, scale!, "scale"), floats(backend, offset!, "offset"),
-      (args.attrs as { varianceEpsilon: number }).varianceEpsilon, y, mean, variance);
+      (args.attrs as unknown as BatchNormTrainingAttrs).varianceEpsilon, y, mean, variance);
     return [backend.makeTensorInfo(x!.shape, "float32", y), backend.makeTensorInfo([channels], "float32", mean),
       backend.makeTensorInfo([channels], "float32", variance)];
   };
@@ -61,7 +60,7 @@ export function batchNormKernels(ctx: KernelContext): tf.KernelConfig[] {
     const dxSums = native ? native.allocate(channels) : null;
     ctx.addon.batchNormTrainingGrad(floats(backend, dy!, "dy"), floats(backend, x!, "x"), floats(backend, mean!, "mean"),
       floats(backend, variance!, "variance"), floats(backend, scale!, "scale"), floats(backend, dMean!, "dMean"),
-      floats(backend, dVariance!, "dVariance"), (args.attrs as { varianceEpsilon: number }).varianceEpsilon,
+      floats(backend, dVariance!, "dVariance"), (args.attrs as unknown as BatchNormTrainingAttrs).varianceEpsilon,
       dx, dScale, dOffset, dxSums);
     const dxInfo = backend.makeTensorInfo(x!.shape, "float32", dx);
     if (dxSums) native!.attach(dxInfo.dataId, CHANNEL_SUMS, dxSums);

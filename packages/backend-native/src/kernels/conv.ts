@@ -1,6 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { allocateOutput, f32, isChannelVector, nativeBackend, sizeOf, weightsId, type KernelContext } from "./util.js";
+import { allocateOutput, f32, isChannelVector, nativeBackend, nativeKernel, sizeOf, weightsId, writeOutput, type KernelContext } from "./util.js";
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
@@ -21,6 +20,13 @@ export function convGeometry(info: Conv2DInfo): number[] | undefined {
   return [info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth, p.top, p.bottom, p.left, p.right, info.outHeight, info.outWidth];
 }
 
+/** tfjs's geometry of a convolution of `xShape` by `filterShape` with the kernel's attributes (tfjs's own types). */
+function convInfo(xShape: readonly number[], filterShape: readonly number[], attrs: Pick<tf.Conv2DAttrs, "strides" | "pad" | "dataFormat" | "dimRoundingMode">,
+  dilations: tf.Conv2DAttrs["dilations"]): Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number], attrs.strides,
+    dilations, attrs.pad, attrs.dimRoundingMode, false, tf.backend_util.convertConv2DDataFormat(attrs.dataFormat));
+}
+
 function filterShapeOf(info: Conv2DInfo): number[] {
   return [info.filterHeight, info.filterWidth, info.inChannels, info.outChannels];
 }
@@ -29,84 +35,50 @@ export function conv2dKernels(ctx: KernelContext): tf.KernelConfig[] {
   const { addon } = ctx;
 
   /** Conv2D and FusedConv2D (bias and relu fused; other activations and PReLU fall back to cpu). */
-  const forward = (kernelName: string): tf.KernelFunc => {
-    const fallback = ctx.fallback(kernelName);
-    return (args) => {
-      const backend = args.backend as MathBackendCPU;
+  const forward = (kernelName: string) =>
+    nativeKernel(ctx, kernelName, (args, backend) => {
       const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
-      const { strides, pad, dataFormat, dilations, dimRoundingMode, activation } = args.attrs as unknown as {
-        strides: [number, number] | number; pad: "same" | "valid" | number | tf.backend_util.ExplicitPadding;
-        dataFormat: "NHWC" | "NCHW"; dilations: [number, number] | number; dimRoundingMode?: "floor" | "round" | "ceil";
-        activation?: string;
-      };
-      const act = activation ?? "linear";
-      if (preluActivationWeights || (act !== "linear" && act !== "relu")) return fallback(args);
-      const info = tf.backend_util.computeConv2DInfo(x!.shape as [number, number, number, number],
-        filter!.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode, false,
-        tf.backend_util.convertConv2DDataFormat(dataFormat));
+      const attrs = args.attrs as unknown as tf.FusedConv2DAttrs;
+      const act = attrs.activation ?? "linear";
+      if (preluActivationWeights || (act !== "linear" && act !== "relu")) return undefined;
+      const info = convInfo(x!.shape, filter!.shape, attrs, attrs.dilations);
       const geometry = convGeometry(info);
       const xv = f32(backend, x!), wv = f32(backend, filter!);
       const bv = bias ? f32(backend, bias) : null;
-      if (!geometry || !xv || !wv || bv === undefined || (bias && !isChannelVector(bias, info.outChannels))) return fallback(args);
-      const y = allocateOutput(backend, sizeOf(info.outShape));
-      addon.conv2d(xv, info.inShape, filterShapeOf(info), geometry, wv, bv, y, act === "relu", weightsId(filter!));
-      return backend.makeTensorInfo(info.outShape, "float32", y);
-    };
-  };
+      if (!geometry || !xv || !wv || bv === undefined || (bias && !isChannelVector(bias, info.outChannels))) return undefined;
+      return writeOutput(backend, info.outShape, (y) => addon.conv2d(xv, info.inShape, filterShapeOf(info), geometry, wv, bv, y, act === "relu", weightsId(filter!)));
+    });
 
   /**
    * Deferred on ft-native (computed when first read): tfjs's fused convolution gradient asks for dx
    * even where nothing reads it, such as the network's input image.
    */
-  const backpropInput = (): tf.KernelFunc => {
-    const fallback = ctx.fallback("Conv2DBackpropInput");
-    return (args) => {
-      const backend = args.backend as MathBackendCPU;
-      const { dy, filter } = args.inputs as Record<string, tf.TensorInfo>;
-      const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs as unknown as {
-        strides: [number, number] | number; pad: "same" | "valid" | number | tf.backend_util.ExplicitPadding;
-        dataFormat: "NHWC" | "NCHW"; dimRoundingMode?: "floor" | "round" | "ceil"; inputShape: [number, number, number, number];
-      };
-      const info = tf.backend_util.computeConv2DInfo(inputShape, filter!.shape as [number, number, number, number], strides, 1, pad,
-        dimRoundingMode, false, tf.backend_util.convertConv2DDataFormat(dataFormat));
-      const geometry = convGeometry(info);
-      const dyv = f32(backend, dy!), wv = f32(backend, filter!);
-      if (!geometry || !dyv || !wv || !tf.util.arraysEqual(dy!.shape, info.outShape)) return fallback(args);
-      const id = weightsId(filter!);
-      const compute = () => {
-        const dx = allocateOutput(backend, sizeOf(info.inShape));
-        addon.conv2dBackpropInput(dyv, info.inShape, filterShapeOf(info), geometry, wv, dx, id);
-        return dx;
-      };
-      const native = nativeBackend(backend);
-      return native ? native.defer(info.inShape, [dy!, filter!], compute) : backend.makeTensorInfo(info.inShape, "float32", compute());
+  const backpropInput = nativeKernel(ctx, "Conv2DBackpropInput", (args, backend) => {
+    const { dy, filter } = args.inputs as Record<string, tf.TensorInfo>;
+    const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
+    const info = convInfo(attrs.inputShape, filter!.shape, attrs, 1);
+    const geometry = convGeometry(info);
+    const dyv = f32(backend, dy!), wv = f32(backend, filter!);
+    if (!geometry || !dyv || !wv || !tf.util.arraysEqual(dy!.shape, info.outShape)) return undefined;
+    const id = weightsId(filter!);
+    const compute = () => {
+      const dx = allocateOutput(backend, sizeOf(info.inShape));
+      addon.conv2dBackpropInput(dyv, info.inShape, filterShapeOf(info), geometry, wv, dx, id);
+      return dx;
     };
-  };
+    const native = nativeBackend(backend);
+    return native ? native.defer(info.inShape, [dy!, filter!], compute) : backend.makeTensorInfo(info.inShape, "float32", compute());
+  });
 
-  const backpropFilter = (): tf.KernelFunc => {
-    const fallback = ctx.fallback("Conv2DBackpropFilter");
-    return (args) => {
-      const backend = args.backend as MathBackendCPU;
-      const { x, dy } = args.inputs as Record<string, tf.TensorInfo>;
-      const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as {
-        strides: [number, number] | number; pad: "same" | "valid" | number | tf.backend_util.ExplicitPadding;
-        dataFormat: "NHWC" | "NCHW"; dimRoundingMode?: "floor" | "round" | "ceil"; filterShape: [number, number, number, number];
-      };
-      const info = tf.backend_util.computeConv2DInfo(x!.shape as [number, number, number, number], filterShape, strides, 1, pad,
-        dimRoundingMode, false, tf.backend_util.convertConv2DDataFormat(dataFormat));
-      const geometry = convGeometry(info);
-      const xv = f32(backend, x!), dyv = f32(backend, dy!);
-      if (!geometry || !xv || !dyv || !tf.util.arraysEqual(dy!.shape, info.outShape)) return fallback(args);
-      const dw = allocateOutput(backend, sizeOf(filterShape));
-      addon.conv2dBackpropFilter(xv, info.inShape, filterShapeOf(info), geometry, dyv, dw);
-      return backend.makeTensorInfo(filterShape, "float32", dw);
-    };
-  };
+  const backpropFilter = nativeKernel(ctx, "Conv2DBackpropFilter", (args, backend) => {
+    const { x, dy } = args.inputs as Record<string, tf.TensorInfo>;
+    const { filterShape, ...attrs } = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+    const info = convInfo(x!.shape, filterShape, attrs, 1);
+    const geometry = convGeometry(info);
+    const xv = f32(backend, x!), dyv = f32(backend, dy!);
+    if (!geometry || !xv || !dyv || !tf.util.arraysEqual(dy!.shape, info.outShape)) return undefined;
+    return writeOutput(backend, filterShape, (dw) => addon.conv2dBackpropFilter(xv, info.inShape, filterShapeOf(info), geometry, dyv, dw));
+  });
 
-  return [
-    { kernelName: "Conv2D", backendName: "", kernelFunc: forward("Conv2D") },
-    { kernelName: "FusedConv2D", backendName: "", kernelFunc: forward("FusedConv2D") },
-    { kernelName: "Conv2DBackpropInput", backendName: "", kernelFunc: backpropInput() },
-    { kernelName: "Conv2DBackpropFilter", backendName: "", kernelFunc: backpropFilter() },
-  ];
+  return [forward("Conv2D"), forward("FusedConv2D"), backpropInput, backpropFilter];
 }

@@ -1,7 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
-import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { installNativeGradients } from "../gradients.js";
-import { allocateOutput, CHANNEL_SUMS, f32, nativeBackend, RELU_GRAD, sizeOf, SQUARE_GRAD, type KernelContext } from "./util.js";
+import { CHANNEL_SUMS, f32, nativeBackend, nativeKernel, RELU_GRAD, sizeOf, SQUARE_GRAD, writeOutput, type KernelContext } from "./util.js";
 
 /** ft-native-only kernels (inputs a = dy, b = x) used by the gradients in gradients.ts; no cpu kernel backs them. */
 const GRADIENT_KERNELS = new Set([RELU_GRAD, SQUARE_GRAD]);
@@ -22,152 +21,106 @@ export function elementwiseKernels(ctx: KernelContext): tf.KernelConfig[] {
 
   // The op codes come from the addon, by the kernel each implements.
   for (const [kernelName, op] of Object.entries(addon.binaryOps)) {
-    const fallback: tf.KernelFunc = !GRADIENT_KERNELS.has(kernelName) ? ctx.fallback(kernelName) : () => {
+    const onlyFloats: tf.KernelFunc = () => {
       throw new Error(`${kernelName} takes two non-empty float32 tensors`);
     };
-    configs.push({
-      kernelName, backendName: "", kernelFunc: (args) => {
-        const backend = args.backend as MathBackendCPU;
-        const { a, b } = args.inputs as Record<string, tf.TensorInfo>;
-        const av = f32(backend, a!), bv = f32(backend, b!);
-        if (!av || !bv || av.length === 0 || bv.length === 0) return fallback(args);
-        const outShape = tf.backend_util.assertAndGetBroadcastShape(a!.shape, b!.shape);
-        const rank = Math.max(outShape.length, 1);
-        if (rank > MAX_RANK) return fallback(args);
-        const os = padShape(outShape, rank);
-        const out = allocateOutput(backend, sizeOf(os));
-        addon.binary(op, av, padShape(a!.shape, rank), bv, padShape(b!.shape, rank), out, os);
-        return backend.makeTensorInfo(outShape, "float32", out);
-      },
-    });
+    configs.push(nativeKernel(ctx, kernelName, (args, backend) => {
+      const { a, b } = args.inputs as Record<string, tf.TensorInfo>;
+      const av = f32(backend, a!), bv = f32(backend, b!);
+      if (!av || !bv || av.length === 0 || bv.length === 0) return undefined;
+      const outShape = tf.backend_util.assertAndGetBroadcastShape(a!.shape, b!.shape);
+      const rank = Math.max(outShape.length, 1);
+      if (rank > MAX_RANK) return undefined;
+      const os = padShape(outShape, rank);
+      return writeOutput(backend, outShape, (out) => addon.binary(op, av, padShape(a!.shape, rank), bv, padShape(b!.shape, rank), out, os));
+    }, GRADIENT_KERNELS.has(kernelName) ? onlyFloats : undefined));
   }
 
   for (const [kernelName, op] of Object.entries(addon.unaryOps)) {
-    const fallback = ctx.fallback(kernelName);
-    configs.push({
-      kernelName, backendName: "", kernelFunc: (args) => {
-        if (kernelName === "Relu" || kernelName === "Square") installNativeGradients();
-        const backend = args.backend as MathBackendCPU;
-        const x = args.inputs.x as tf.TensorInfo;
-        const xv = f32(backend, x);
-        if (!xv) return fallback(args);
-        const out = allocateOutput(backend, xv.length);
-        addon.unary(op, xv, out, kernelName === "Step" ? ((args.attrs as { alpha?: number }).alpha ?? 0) : 0);
-        return backend.makeTensorInfo(x.shape, "float32", out);
-      },
-    });
+    configs.push(nativeKernel(ctx, kernelName, (args, backend) => {
+      if (kernelName === "Relu" || kernelName === "Square") installNativeGradients();
+      const x = args.inputs.x as tf.TensorInfo;
+      const xv = f32(backend, x);
+      const alpha = kernelName === "Step" ? ((args.attrs as unknown as Partial<tf.StepAttrs>).alpha ?? 0) : 0;
+      return xv && writeOutput(backend, x.shape, (out) => addon.unary(op, xv, out, alpha));
+    }));
   }
 
   for (const kernelName of ["Sum", "Mean"]) {
-    const fallback = ctx.fallback(kernelName);
-    configs.push({
-      kernelName, backendName: "", kernelFunc: (args) => {
-        if (kernelName === "Mean") installNativeGradients();
-        const backend = args.backend as MathBackendCPU;
-        const x = args.inputs.x as tf.TensorInfo;
-        const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
-        const xv = f32(backend, x);
-        if (!xv || xv.length === 0) return fallback(args);
-        const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
-        if (axes.length === 0 || axes.some((v, i) => i > 0 && v !== axes[i - 1]! + 1)) return fallback(args);
-        const first = axes[0]!, last = axes[axes.length - 1]!;
-        const outer = sizeOf(x.shape.slice(0, first)), length = sizeOf(x.shape.slice(first, last + 1)), inner = sizeOf(x.shape.slice(last + 1));
-        const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
-        const out = allocateOutput(backend, outer * inner);
-        const channelSums = kernelName === "Sum" && outer === 1 && last === x.shape.length - 2
-          ? nativeBackend(backend)?.attached(x.dataId, CHANNEL_SUMS) : undefined;
+    configs.push(nativeKernel(ctx, kernelName, (args, backend) => {
+      if (kernelName === "Mean") installNativeGradients();
+      const x = args.inputs.x as tf.TensorInfo;
+      const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
+      const xv = f32(backend, x);
+      if (!xv || xv.length === 0) return undefined;
+      const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
+      if (axes.length === 0 || axes.some((v, i) => i > 0 && v !== axes[i - 1]! + 1)) return undefined;
+      const first = axes[0]!, last = axes[axes.length - 1]!;
+      const outer = sizeOf(x.shape.slice(0, first)), length = sizeOf(x.shape.slice(first, last + 1)), inner = sizeOf(x.shape.slice(last + 1));
+      const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+      const channelSums = kernelName === "Sum" && outer === 1 && last === x.shape.length - 2
+        ? nativeBackend(backend)?.attached(x.dataId, CHANNEL_SUMS) : undefined;
+      return writeOutput(backend, outShape, (out) => {
         if (channelSums?.length === inner) out.set(channelSums);
         else addon.reduce(xv, [outer, length, inner], out, kernelName === "Mean");
-        return backend.makeTensorInfo(outShape, "float32", out);
-      },
-    });
+      });
+    }));
   }
 
   // tfjs's cpu Softmax calls the cpu kernels' broadcasting sub and div directly (~4 µs per element:
   // 30 ms for ResNet's [8, 1000] logits); rows over the last axis, natively.
-  const softmaxFallback = ctx.fallback("Softmax");
-  configs.push({
-    kernelName: "Softmax", backendName: "", kernelFunc: (args) => {
-      const backend = args.backend as MathBackendCPU;
-      const logits = args.inputs.logits as tf.TensorInfo;
-      const { dim } = args.attrs as unknown as tf.SoftmaxAttrs;
-      const xv = f32(backend, logits);
-      const rank = logits.shape.length;
-      if (!xv || xv.length === 0 || (dim !== -1 && dim !== rank - 1)) return softmaxFallback(args);
-      const length = logits.shape[rank - 1]!;
-      const out = allocateOutput(backend, xv.length);
-      addon.softmax(xv, [xv.length / length, length], out);
-      return backend.makeTensorInfo(logits.shape, "float32", out);
-    },
-  });
+  configs.push(nativeKernel(ctx, "Softmax", (args, backend) => {
+    const logits = args.inputs.logits as tf.TensorInfo;
+    const { dim } = args.attrs as unknown as tf.SoftmaxAttrs;
+    const xv = f32(backend, logits);
+    const rank = logits.shape.length;
+    if (!xv || xv.length === 0 || (dim !== -1 && dim !== rank - 1)) return undefined;
+    const length = logits.shape[rank - 1]!;
+    return writeOutput(backend, logits.shape, (out) => addon.softmax(xv, [xv.length / length, length], out));
+  }));
 
-  const concatFallback = ctx.fallback("Concat");
-  configs.push({
-    kernelName: "Concat", backendName: "", kernelFunc: (args) => {
-      const backend = args.backend as MathBackendCPU;
-      const inputs = args.inputs as unknown as tf.TensorInfo[];
-      const { axis } = args.attrs as { axis: number | number[] };
-      if (!Array.isArray(inputs) || inputs.length < 2 || inputs.some((t) => sizeOf(t.shape) === 0)) return concatFallback(args);
-      const values = inputs.map((t) => f32(backend, t));
-      if (values.some((v) => !v)) return concatFallback(args);
-      const $axis = tf.util.parseAxisParam(axis, inputs[0]!.shape)[0]!;
-      const outShape = tf.backend_util.computeOutShape(inputs.map((t) => t.shape), $axis);
-      const outer = sizeOf(outShape.slice(0, $axis));
-      const out = allocateOutput(backend, sizeOf(outShape));
-      addon.concat(values as Float32Array[], inputs.map((t) => sizeOf(t.shape.slice($axis))), outer, out);
-      return backend.makeTensorInfo(outShape, "float32", out);
-    },
-  });
+  configs.push(nativeKernel(ctx, "Concat", (args, backend) => {
+    const inputs = args.inputs as unknown as tf.TensorInfo[];
+    const { axis } = args.attrs as unknown as tf.ConcatAttrs;
+    if (!Array.isArray(inputs) || inputs.length < 2 || inputs.some((t) => sizeOf(t.shape) === 0)) return undefined;
+    const values = inputs.map((t) => f32(backend, t));
+    if (values.some((v) => !v)) return undefined;
+    const $axis = tf.util.parseAxisParam(axis, inputs[0]!.shape)[0]!;
+    const outShape = tf.backend_util.computeOutShape(inputs.map((t) => t.shape), $axis);
+    const outer = sizeOf(outShape.slice(0, $axis));
+    return writeOutput(backend, outShape, (out) => addon.concat(values as Float32Array[], inputs.map((t) => sizeOf(t.shape.slice($axis))), outer, out));
+  }));
 
-  const tileFallback = ctx.fallback("Tile");
-  configs.push({
-    kernelName: "Tile", backendName: "", kernelFunc: (args) => {
-      const backend = args.backend as MathBackendCPU;
-      const x = args.inputs.x as tf.TensorInfo;
-      const { reps } = args.attrs as { reps: number[] };
-      const xv = f32(backend, x);
-      if (!xv || xv.length === 0 || x.shape.length < 1 || x.shape.length > MAX_RANK || reps.length !== x.shape.length || reps.some((r) => r < 1)) {
-        return tileFallback(args);
-      }
-      const outShape = x.shape.map((d, i) => d * reps[i]!);
-      const out = allocateOutput(backend, sizeOf(outShape));
-      addon.tile(xv, x.shape, reps, out);
-      return backend.makeTensorInfo(outShape, "float32", out);
-    },
-  });
+  configs.push(nativeKernel(ctx, "Tile", (args, backend) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const { reps } = args.attrs as unknown as tf.TileAttrs;
+    const xv = f32(backend, x);
+    if (!xv || xv.length === 0 || x.shape.length < 1 || x.shape.length > MAX_RANK || reps.length !== x.shape.length || reps.some((r) => r < 1)) {
+      return undefined;
+    }
+    return writeOutput(backend, x.shape.map((d, i) => d * reps[i]!), (out) => addon.tile(xv, x.shape, reps, out));
+  }));
 
-  const padFallback = ctx.fallback("PadV2");
-  configs.push({
-    kernelName: "PadV2", backendName: "", kernelFunc: (args) => {
-      const backend = args.backend as MathBackendCPU;
-      const x = args.inputs.x as tf.TensorInfo;
-      const { paddings, constantValue } = args.attrs as { paddings: Array<[number, number]>; constantValue: number };
-      const xv = f32(backend, x);
-      if (!xv || xv.length === 0 || x.shape.length < 1 || x.shape.length > MAX_RANK || paddings.length !== x.shape.length) return padFallback(args);
-      const outShape = x.shape.map((d, i) => paddings[i]![0] + d + paddings[i]![1]);
-      const out = allocateOutput(backend, sizeOf(outShape));
-      addon.pad(xv, x.shape, paddings.map((p) => p[0]), paddings.map((p) => p[1]), constantValue, out);
-      return backend.makeTensorInfo(outShape, "float32", out);
-    },
-  });
+  configs.push(nativeKernel(ctx, "PadV2", (args, backend) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const { paddings, constantValue } = args.attrs as unknown as tf.PadV2Attrs;
+    const xv = f32(backend, x);
+    if (!xv || xv.length === 0 || x.shape.length < 1 || x.shape.length > MAX_RANK || paddings.length !== x.shape.length) return undefined;
+    const outShape = x.shape.map((d, i) => paddings[i]![0] + d + paddings[i]![1]);
+    return writeOutput(backend, outShape, (out) => addon.pad(xv, x.shape, paddings.map((p) => p[0]), paddings.map((p) => p[1]), constantValue, out));
+  }));
 
   // The cpu Slice returns a view when the slice is one contiguous run; otherwise (the gradient of
   // ZeroPadding2D, for one) it walks a TensorBuffer element by element: a minute per VGG-19 step.
-  const sliceFallback = ctx.fallback("Slice");
-  configs.push({
-    kernelName: "Slice", backendName: "", kernelFunc: (args) => {
-      const backend = args.backend as MathBackendCPU;
-      const x = args.inputs.x as tf.TensorInfo;
-      const xv = f32(backend, x);
-      if (!xv || x.shape.length < 1 || x.shape.length > MAX_RANK) return sliceFallback(args);
-      const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, (args.attrs as { begin: number | number[] }).begin,
-        (args.attrs as { size?: number | number[] }).size);
-      tf.slice_util.assertParamsValid(x as tf.Tensor, begin, size);
-      if (sizeOf(size) === 0 || tf.slice_util.isSliceContinous(x.shape, begin, size)) return sliceFallback(args);
-      const out = allocateOutput(backend, sizeOf(size));
-      addon.slice(xv, x.shape, begin, size, out);
-      return backend.makeTensorInfo(size, "float32", out);
-    },
-  });
+  configs.push(nativeKernel(ctx, "Slice", (args, backend) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const xv = f32(backend, x);
+    if (!xv || x.shape.length < 1 || x.shape.length > MAX_RANK) return undefined;
+    const attrs = args.attrs as unknown as tf.SliceAttrs;
+    const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs.begin, attrs.size);
+    tf.slice_util.assertParamsValid(x as tf.Tensor, begin, size);
+    if (sizeOf(size) === 0 || tf.slice_util.isSliceContinous(x.shape, begin, size)) return undefined;
+    return writeOutput(backend, size, (out) => addon.slice(xv, x.shape, begin, size, out));
+  }));
   return configs;
 }

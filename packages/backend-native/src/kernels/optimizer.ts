@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { KERAS_ADAM_UPDATE, KERAS_SGD_UPDATE } from "@ft/core";
+import { KERAS_ADAM_UPDATE, KERAS_SGD_UPDATE, type KerasAdamUpdateAttrs, type KerasSgdUpdateAttrs } from "@ft/core";
 import { allocateOutput, f32, type KernelContext } from "./util.js";
 
 /** @ft/core's optimiser updates (Keras-1 SGD and Adam), one addon pass per parameter. */
@@ -15,7 +15,7 @@ export function optimizerKernels(ctx: KernelContext): tf.KernelConfig[] {
     const cpu = backend as MathBackendCPU;
     const { param } = inputs as Record<string, tf.TensorInfo>;
     const n = tf.util.sizeFromShape(param!.shape);
-    const { lr, momentum, nesterov } = attrs as { lr: number; momentum: number; nesterov: boolean };
+    const { lr, momentum, nesterov } = attrs as unknown as KerasSgdUpdateAttrs;
     const next = allocateOutput(cpu, n), velocity = allocateOutput(cpu, n);
     ctx.addon.sgdUpdate(floats(cpu, inputs, "param", n), floats(cpu, inputs, "velocity", n), floats(cpu, inputs, "grad", n), lr, momentum, nesterov,
       next, velocity);
@@ -25,7 +25,7 @@ export function optimizerKernels(ctx: KernelContext): tf.KernelConfig[] {
     const cpu = backend as MathBackendCPU;
     const { param } = inputs as Record<string, tf.TensorInfo>;
     const n = tf.util.sizeFromShape(param!.shape);
-    const { lrCorrected, beta1, beta2, epsilon } = attrs as { lrCorrected: number; beta1: number; beta2: number; epsilon: number };
+    const { lrCorrected, beta1, beta2, epsilon } = attrs as unknown as KerasAdamUpdateAttrs;
     const next = allocateOutput(cpu, n), m = allocateOutput(cpu, n), v = allocateOutput(cpu, n);
     ctx.addon.adamUpdate(floats(cpu, inputs, "param", n), floats(cpu, inputs, "m", n), floats(cpu, inputs, "v", n), floats(cpu, inputs, "grad", n),
       lrCorrected, beta1, 1 - beta1, beta2, 1 - beta2, epsilon, next, m, v);

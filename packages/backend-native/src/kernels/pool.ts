@@ -1,11 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
-import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { allocateOutput, f32, nativeBackend, sizeOf, type KernelContext } from "./util.js";
+import { allocateOutput, f32, nativeBackend, nativeKernel, sizeOf, writeOutput, type KernelContext } from "./util.js";
 
-type PoolAttrs = {
-  filterSize: [number, number] | number; strides: [number, number] | number;
-  pad: "same" | "valid" | number | tf.backend_util.ExplicitPadding; dimRoundingMode?: "floor" | "round" | "ceil";
-};
+/** What the pools and their gradients share of tfjs's attributes (AvgPoolGrad has no dimRoundingMode). */
+type PoolAttrs = Pick<tf.MaxPoolAttrs, "filterSize" | "strides" | "pad"> & Partial<Pick<tf.MaxPoolAttrs, "dimRoundingMode">>;
 
 /** The addon's pool geometry, or undefined for what it does not cover (dilation, empty tensors). */
 function poolGeometry(xShape: number[], attrs: PoolAttrs): { info: tf.backend_util.Conv2DInfo; geometry: number[] } | undefined {
@@ -36,19 +33,14 @@ function argmaxKey(xShape: number[], geometry: number[]): string {
  */
 export function poolKernels(ctx: KernelContext): tf.KernelConfig[] {
   const { addon } = ctx;
-  const forward = (kernelName: "MaxPool" | "AvgPool"): tf.KernelFunc => {
-    const fallback = ctx.fallback(kernelName);
-    return (args) => {
-      const backend = args.backend as MathBackendCPU;
+  const forward = (kernelName: "MaxPool" | "AvgPool") =>
+    nativeKernel(ctx, kernelName, (args, backend) => {
       const x = args.inputs.x as tf.TensorInfo;
       const g = poolGeometry(x.shape, args.attrs as unknown as PoolAttrs);
       const xv = f32(backend, x);
-      if (!g || !xv) return fallback(args);
+      if (!g || !xv) return undefined;
+      if (kernelName === "AvgPool") return writeOutput(backend, g.info.outShape, (y) => addon.avgPool(xv, g.info.inShape, g.geometry, y));
       const y = allocateOutput(backend, sizeOf(g.info.outShape));
-      if (kernelName === "AvgPool") {
-        addon.avgPool(xv, g.info.inShape, g.geometry, y);
-        return backend.makeTensorInfo(g.info.outShape, "float32", y);
-      }
       const native = nativeBackend(backend);
       // Pooled like the outputs: a fresh 6 MB array per ResNet-50 step cost ~14 ms at 224 px.
       const scratch = native && tf.engine().state.gradientDepth > 0 && xv.length < 2 ** 31 ? native.allocate(y.length) : undefined;
@@ -56,40 +48,24 @@ export function poolKernels(ctx: KernelContext): tf.KernelConfig[] {
       const out = backend.makeTensorInfo(g.info.outShape, "float32", y);
       if (scratch) native!.attach(out.dataId, argmaxKey(g.info.inShape, g.geometry), scratch);
       return out;
-    };
-  };
-  const maxPoolGrad = (): tf.KernelFunc => {
-    const fallback = ctx.fallback("MaxPoolGrad");
-    return (args) => {
-      const backend = args.backend as MathBackendCPU;
-      const { dy, input, output } = args.inputs as Record<string, tf.TensorInfo>;
-      const g = poolGeometry(input!.shape, args.attrs as unknown as PoolAttrs);
-      const dyv = f32(backend, dy!), xv = f32(backend, input!);
-      if (!g || !dyv || !xv || !tf.util.arraysEqual(dy!.shape, g.info.outShape)) return fallback(args);
-      const dx = allocateOutput(backend, xv.length);
-      const argmax = output && nativeBackend(backend)?.attached(output.dataId, argmaxKey(g.info.inShape, g.geometry));
+    });
+  const maxPoolGrad = nativeKernel(ctx, "MaxPoolGrad", (args, backend) => {
+    const { dy, input, output } = args.inputs as Record<string, tf.TensorInfo>;
+    const g = poolGeometry(input!.shape, args.attrs as unknown as PoolAttrs);
+    const dyv = f32(backend, dy!), xv = f32(backend, input!);
+    if (!g || !dyv || !xv || !tf.util.arraysEqual(dy!.shape, g.info.outShape)) return undefined;
+    const argmax = output && nativeBackend(backend)?.attached(output.dataId, argmaxKey(g.info.inShape, g.geometry));
+    return writeOutput(backend, input!.shape, (dx) => {
       if (argmax) addon.maxPoolGradFromArgmax(dyv, g.info.inShape, g.geometry, asInt32(argmax), dx);
       else addon.maxPoolGrad(dyv, g.info.inShape, g.geometry, xv, dx);
-      return backend.makeTensorInfo(input!.shape, "float32", dx);
-    };
-  };
-  const avgPoolGrad = (): tf.KernelFunc => {
-    const fallback = ctx.fallback("AvgPoolGrad");
-    return (args) => {
-      const backend = args.backend as MathBackendCPU;
-      const { dy, input } = args.inputs as Record<string, tf.TensorInfo>;
-      const g = poolGeometry(input!.shape, args.attrs as unknown as PoolAttrs);
-      const dyv = f32(backend, dy!);
-      if (!g || !dyv || !tf.util.arraysEqual(dy!.shape, g.info.outShape)) return fallback(args);
-      const dx = allocateOutput(backend, sizeOf(input!.shape));
-      addon.avgPoolGrad(dyv, g.info.inShape, g.geometry, dx);
-      return backend.makeTensorInfo(input!.shape, "float32", dx);
-    };
-  };
-  return [
-    { kernelName: "MaxPool", backendName: "", kernelFunc: forward("MaxPool") },
-    { kernelName: "AvgPool", backendName: "", kernelFunc: forward("AvgPool") },
-    { kernelName: "MaxPoolGrad", backendName: "", kernelFunc: maxPoolGrad() },
-    { kernelName: "AvgPoolGrad", backendName: "", kernelFunc: avgPoolGrad() },
-  ];
+    });
+  });
+  const avgPoolGrad = nativeKernel(ctx, "AvgPoolGrad", (args, backend) => {
+    const { dy, input } = args.inputs as Record<string, tf.TensorInfo>;
+    const g = poolGeometry(input!.shape, args.attrs as unknown as PoolAttrs);
+    const dyv = f32(backend, dy!);
+    if (!g || !dyv || !tf.util.arraysEqual(dy!.shape, g.info.outShape)) return undefined;
+    return writeOutput(backend, input!.shape, (dx) => addon.avgPoolGrad(dyv, g.info.inShape, g.geometry, dx));
+  });
+  return [forward("MaxPool"), forward("AvgPool"), maxPoolGrad, avgPoolGrad];
 }

@@ -38,6 +38,25 @@ export function allocateOutput(backend: MathBackendCPU, length: number): Float32
   return pooled.allocate ? pooled.allocate(length) : new Float32Array(length);
 }
 
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/**
+ * One kernel of ft-native: `compute` runs it on the addon, or returns undefined for a case the addon does
+ * not cover (another dtype, an empty tensor, a layout it does not take), which the cpu kernel of the same
+ * name then runs. `fallback` replaces that cpu kernel for ft-native's own kernels, which have none.
+ */
+export function nativeKernel(ctx: KernelContext, kernelName: string, compute: (args: KernelArgs, backend: MathBackendCPU) => tf.TensorInfo | tf.TensorInfo[] | undefined,
+  fallback: tf.KernelFunc = ctx.fallback(kernelName)): tf.KernelConfig {
+  return { kernelName, backendName: "", kernelFunc: (args) => compute(args, args.backend as MathBackendCPU) ?? fallback(args) };
+}
+
+/** A float32 output of `shape` that `write` fills completely (from the pool, see allocateOutput). */
+export function writeOutput(backend: MathBackendCPU, shape: readonly number[], write: (out: Float32Array) => void): tf.TensorInfo {
+  const out = allocateOutput(backend, sizeOf(shape));
+  write(out);
+  return backend.makeTensorInfo(shape as number[], "float32", out);
+}
+
 /** The backend as ft-native's (deferred outputs, side values), or undefined for a plain cpu backend. */
 export function nativeBackend(backend: MathBackendCPU): NativeBackendCPU | undefined {
   return backend instanceof NativeBackendCPU ? backend : undefined;

@@ -3,32 +3,18 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-core/dist/register_all_gradients";
 import { loadNativeAddon } from "../addon.js";
 import { registerNativeBackend } from "../backend.js";
-import { requirement } from "../../../core/test-support/system.js";
+import { failureOf, requirement } from "@ft/test-support/system";
 
 /** Why the addon cannot be loaded, or undefined. */
-const whyUnavailable: string | undefined = (() => {
-  try {
-    loadNativeAddon();
-    registerNativeBackend();
-    return undefined;
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-})();
+const whyUnavailable = failureOf(() => {
+  loadNativeAddon();
+  registerNativeBackend();
+});
 
 /** True only when the addon is unavailable and FT_TEST_ALLOW_MISSING=1 lets its tests skip; otherwise they fail. */
 export const nativeUnavailable = !requirement("the native engine (@ft/backend-native's addon)", whyUnavailable);
 
 export const skipReason = nativeUnavailable ? ` (SKIPPED: ${whyUnavailable})` : "";
-
-let seed = 2024;
-/** Deterministic uniform values in [-1, 1). */
-export function random(n: number): Float32Array {
-  return Float32Array.from({ length: n }, () => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return seed / 2 ** 31 - 1;
-  });
-}
 
 export type Inputs = Record<string, [Float32Array, number[]]>;
 
@@ -40,18 +26,6 @@ export function runKernelOn(backend: string, kernelName: string, inputs: Inputs,
     const out = tf.engine().runKernel(kernelName, tensors, attrs as tf.NamedAttrMap) as tf.Tensor;
     return { values: out.dataSync().slice() as Float32Array, shape: out.shape };
   });
-}
-
-/** max |a - b| / max |b|: relative to the result's scale, so near-zero entries do not blow it up. */
-export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return scale === 0 ? diff : diff / scale;
 }
 
 /** Runs `fn` (returning tensors) on cpu and on ft-native; returns both results as plain arrays. */

@@ -1,6 +1,8 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { missingTrainingKernels } from "../backend/contract.js";
 import { currentBackend, selectBackend } from "../backend/select.js";
 import { openData } from "../data/sources.js";
-import { FtError } from "../errors.js";
+import { FtError, UsageError } from "../errors.js";
 import { getModel } from "../registry/registry.js";
 import type { ProgressCallback } from "../train/callbacks.js";
 import { planMicroBatches } from "../train/memory.js";
@@ -46,6 +48,7 @@ export interface FineTuneResult extends TrainingRunResult {
  */
 export async function finetune(options: FineTuneOptions, call: FineTuneCall): Promise<FineTuneResult> {
   const backend = currentBackend() ?? (await selectBackend());
+  assertEngineTrains();
   return run(resolveFineTuneConfig(options, backend.name), call, false);
 }
 
@@ -54,11 +57,20 @@ export async function finetune(options: FineTuneOptions, call: FineTuneCall): Pr
  * `maxSteps` belongs to this call.
  */
 export async function resumeFineTune(call: FineTuneCall & { maxSteps?: number }): Promise<FineTuneResult> {
+  assertEngineTrains();
   const config = await readRunConfig<FineTuneConfig>(call.runDir);
   // A stop after N updates belongs to the call that asked for it, not to the run.
   delete config.maxSteps;
   if (call.maxSteps) config.maxSteps = call.maxSteps;
   return run(config, call, true);
+}
+
+/** An engine without a kernel of the contract would fail in the middle of the first step: say so first. */
+function assertEngineTrains(): void {
+  const missing = missingTrainingKernels(tf.getBackend());
+  if (missing.length > 0) {
+    throw new UsageError(`the engine "${tf.getBackend()}" lacks kernels that training runs (${missing.join(", ")}): choose another with --backend (see ft env)`);
+  }
 }
 
 async function run(config: FineTuneConfig, call: FineTuneCall, resume: boolean): Promise<FineTuneResult> {

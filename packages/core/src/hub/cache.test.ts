@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { FtError } from "../errors.js";
 import type { WeightRecord } from "../spec.js";
 import { ensureWeightFile, mirrorOverridesPath, verifyWeightFile, weightCachePath, weightCacheState, weightSource } from "./cache.js";
-import { serveBytes, startTestServer, testPayload, type TestServer } from "./test-utils/http-server.js";
+import { serveBytes, startTestServer, testPayload, type TestServer } from "@ft/test-support/http-server";
 
 const payload = testPayload(50_000, 3);
 const md5 = createHash("md5").update(payload).digest("hex");

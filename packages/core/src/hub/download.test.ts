@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { FtError } from "../errors.js";
 import { downloadFile, formatBytes, hashFile, type DownloadProgress } from "./download.js";
 import { confirmUrl } from "./http.js";
-import { serveBytes, startTestServer, testPayload, type TestServer } from "./test-utils/http-server.js";
+import { serveBytes, startTestServer, testPayload, type TestServer } from "@ft/test-support/http-server";
 
 const payload = testPayload(200_000, 7);
 const md5 = createHash("md5").update(payload).digest("hex");

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withNewHead } from "../finetune/model.js";
 import { Trainer } from "../train/trainer.js";
 import { memorySource, snapshot, tinyModel, useCpu } from "../train/test-utils/fixtures.js";
-import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, hasBatchNormTrainingKernel } from "./batch-norm-training.js";
+import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD } from "../backend/contract.js";
+import { hasBatchNormTrainingKernel } from "./batch-norm-training.js";
 
 /**
  * A backend with the fused kernels, written here in float64 loops straight from the definitions

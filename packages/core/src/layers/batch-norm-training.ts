@@ -1,19 +1,12 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, type BatchNormTrainingAttrs } from "../backend/contract.js";
 
-/**
- * Training-mode BatchNorm as one kernel, for backends that implement it (ft-native does).
- * Inputs x (channels last), scale and offset of length C; attr varianceEpsilon. Outputs y, and the
- * batch mean and biased variance over every axis but the last, as tf.moments computes them.
- * Its gradient is the kernel below: with tfjs's own ops (moments, then batchNorm) a training BN is
- * a dozen full-size passes backward, which cost more than the convolutions on a native engine.
+/*
+ * Training-mode BatchNorm as one kernel (backend/contract.ts), for engines that implement it (ft-native
+ * does), and its gradient, registered here for every engine: with tfjs's own ops (moments, then
+ * batchNorm) a training BN is a dozen full-size passes backward, which cost more than the convolutions
+ * on a native engine.
  */
-export const BATCH_NORM_TRAINING = "FtBatchNormTraining";
-/**
- * Inputs dy, x, mean, variance, scale, and dMean, dVariance (the gradients of the other two outputs);
- * attr varianceEpsilon. Outputs dx, dScale, dOffset.
- */
-export const BATCH_NORM_TRAINING_GRAD = "FtBatchNormTrainingGrad";
-
 tf.registerGradient({
   kernelName: BATCH_NORM_TRAINING,
   inputsToSave: ["x", "scale"],
@@ -57,5 +50,5 @@ export function batchNormTraining(x: tf.Tensor, scale: tf.Tensor, offset: tf.Ten
       throw new Error(`batchNormTraining: ${name} has shape [${t.shape}], expected [${channels}] (the last axis of x, shape [${x.shape}])`);
     }
   }
-  return tf.engine().runKernel(BATCH_NORM_TRAINING, { x, scale, offset }, { varianceEpsilon }) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+  return tf.engine().runKernel(BATCH_NORM_TRAINING, { x, scale, offset }, { varianceEpsilon } satisfies BatchNormTrainingAttrs) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
 }

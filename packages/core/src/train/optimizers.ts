@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { KERAS_ADAM_UPDATE, KERAS_SGD_UPDATE, type KerasAdamUpdateAttrs, type KerasSgdUpdateAttrs } from "../backend/contract.js";
 import { UsageError } from "../errors.js";
 
 /**
@@ -144,15 +145,7 @@ export abstract class Optimizer {
   }
 }
 
-/**
- * One-pass kernels for the two updates, for backends that have them (ft-native): tfjs runs each
- * update as six to nine full-size tensor ops per parameter. Both must give the tensor code's values.
- * SGD: inputs param, velocity, grad; attrs lr, momentum, nesterov; outputs the new param and velocity.
- */
-export const KERAS_SGD_UPDATE = "FtKerasSgdUpdate";
-/** Adam: inputs param, m, v, grad; attrs lrCorrected, beta1, beta2, epsilon; outputs the new param, m and v. */
-export const KERAS_ADAM_UPDATE = "FtKerasAdamUpdate";
-
+/** The one-pass update kernels of backend/contract.ts, where the engine has them (ft-native); tensor ops give the same values. */
 function runUpdateKernel(kernelName: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap): tf.Tensor[] | undefined {
   if (!tf.getKernel(kernelName, tf.getBackend())) return undefined;
   return tf.engine().runKernel(kernelName, inputs, attrs) as unknown as tf.Tensor[];
@@ -180,7 +173,7 @@ export class KerasSgd extends Optimizer {
   }
   protected update(u: ParamUpdate, [velocity]: tf.Variable[], lr: number): void {
     const { momentum: m, nesterov } = this.config;
-    const [next, v] = runUpdateKernel(KERAS_SGD_UPDATE, { param: u.variable, velocity: velocity!, grad: u.grad }, { lr, momentum: m, nesterov }) ??
+    const [next, v] = runUpdateKernel(KERAS_SGD_UPDATE, { param: u.variable, velocity: velocity!, grad: u.grad }, { lr, momentum: m, nesterov } satisfies KerasSgdUpdateAttrs) ??
       sgdWithTensorOps(u, velocity!, lr, m, nesterov);
     velocity!.assign(v!);
     u.variable.assign(next!);
@@ -204,7 +197,7 @@ export class KerasAdam extends Optimizer {
   protected update(u: ParamUpdate, [m, v]: tf.Variable[], lr: number): void {
     const { beta1, beta2, epsilon } = this.config;
     const lrCorrected = lr * this.correction;
-    const [next, mNext, vNext] = runUpdateKernel(KERAS_ADAM_UPDATE, { param: u.variable, m: m!, v: v!, grad: u.grad }, { lrCorrected, beta1, beta2, epsilon }) ??
+    const [next, mNext, vNext] = runUpdateKernel(KERAS_ADAM_UPDATE, { param: u.variable, m: m!, v: v!, grad: u.grad }, { lrCorrected, beta1, beta2, epsilon } satisfies KerasAdamUpdateAttrs) ??
       adamWithTensorOps(u, m!, v!, lrCorrected, this.config);
     m!.assign(mNext!);
     v!.assign(vNext!);

@@ -11,6 +11,7 @@ import { FtError } from "../errors.js";
 import { Scale } from "../layers/scale.js";
 import { flattenedFeatureShape } from "./convert.js";
 import { loadWeights } from "./load.js";
+import { maxAbsDiff } from "@ft/test-support/tolerance";
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../test/fixtures/${name}`, import.meta.url));
 
@@ -69,13 +70,6 @@ function tiny2Model(): tfl.LayersModel {
 
 function predict(model: tfl.LayersModel, ref: { input_nhwc: number[]; input_shape: number[] }): Float32Array {
   return tf.tidy(() => (model.predict(tf.tensor(ref.input_nhwc, ref.input_shape)) as tf.Tensor).dataSync() as Float32Array);
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
 }
 
 const snapshot = (model: tfl.LayersModel) => model.getWeights().map((w) => Array.from(w.dataSync()));

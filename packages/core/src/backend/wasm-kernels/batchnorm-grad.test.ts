@@ -4,6 +4,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BATCH_NORM_GRAD_STATS, fusedBatchNormGradConfig, registerBatchNormGradient, stockBatchNormGradient } from "./batchnorm-grad.js";
 import { registerWasmTrainingKernels } from "./index.js";
+import { relativeError } from "@ft/test-support/tolerance";
 
 let seed = 424242;
 function random(n: number, offset = 0): Float32Array {
@@ -11,17 +12,6 @@ function random(n: number, offset = 0): Float32Array {
     seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
     return seed / 2 ** 31 - 1 + offset;
   });
-}
-
-/** max |a - b| / max |b|. */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / scale;
 }
 
 type Inputs = { x: Float32Array; scale: Float32Array; offset: Float32Array; mean: Float32Array; variance: Float32Array; weights: Float32Array; shape: number[] };

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { conv2DBackpropFilterWith, WASM_KERNEL_LIMITS } from "./conv2d-backprop-filter.js";
 import { conv2DBackpropInputWith } from "./conv2d-backprop-input.js";
 import { registerWasmTrainingKernels, stockWasmKernel, WASM_TRAINING_KERNELS } from "./index.js";
+import { relativeError } from "@ft/test-support/tolerance";
 
 type Pad = "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]];
 
@@ -24,17 +25,6 @@ function runOn(backend: string, kernelName: string, inputs: Record<string, [Floa
     const out = tf.engine().runKernel(kernelName, tensors, attrs as tf.NamedAttrMap) as tf.Tensor;
     return { values: out.dataSync().slice() as Float32Array, shape: out.shape };
   });
-}
-
-/** max |a - b| / max |b|: relative to the result's scale, so near-zero entries do not blow it up. */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / scale;
 }
 
 function expectSameAsCpu(kernelName: string, inputs: Record<string, [Float32Array, number[]]>, attrs: object) {

@@ -4,6 +4,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { registerWasmTrainingKernels, stockWasmKernel } from "./index.js";
 import { leadingBlockReduction } from "./reduce.js";
+import { relativeError } from "@ft/test-support/tolerance";
 
 let seed = 777;
 function random(n: number): Float32Array {
@@ -20,16 +21,6 @@ function run(backend: string, kernelName: string, values: Float32Array | Int32Ar
     const out = tf.engine().runKernel(kernelName, { x }, attrs as tf.NamedAttrMap) as tf.Tensor;
     return { values: Float32Array.from(out.dataSync()), shape: out.shape };
   });
-}
-
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / scale;
 }
 
 beforeAll(async () => {

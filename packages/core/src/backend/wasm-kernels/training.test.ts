@@ -4,6 +4,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { registerWasmTrainingKernels } from "./index.js";
+import { maxAbs, relativeError } from "@ft/test-support/tolerance";
 
 let seed = 987654;
 function random(n: number, scale = 1): Float32Array {
@@ -11,22 +12,6 @@ function random(n: number, scale = 1): Float32Array {
     seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
     return (seed / 2 ** 31 - 1) * scale;
   });
-}
-
-function maxAbs(values: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < values.length; i++) m = Math.max(m, Math.abs(values[i]!));
-  return m;
-}
-
-/**
- * max |a - b| / scale, scale = max |b| unless given. A conv bias followed by BatchNorm has a zero
- * gradient in exact arithmetic, so such tensors are compared at the scale of all gradients.
- */
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>, scale = maxAbs(b)): number {
-  let diff = 0;
-  for (let i = 0; i < b.length; i++) diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-  return diff / scale;
 }
 
 /** conv → BN → relu → maxpool → dense, the net of the finite-difference check. */

@@ -1,7 +1,7 @@
 import { UsageError, selectBackend } from "@ft/core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { legacyLayerCount, vgg16, vgg19, VGG16, VGG19 } from "../src/index.js";
+import { legacyLayerCount, vgg16, vgg19, VGG16, VGG19 } from "./index.js";
 
 beforeAll(async () => {
   await selectBackend("wasm");

@@ -5,7 +5,8 @@ import { FtError, loadWeights, selectBackend } from "@ft/core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { vgg16, vgg16Spec, vgg19, vgg19Spec } from "../src/index.js";
-import { expectMatchesTheanoReference, expectWeightsEqual, generateVggFiles, hasH5py, outputsOf, relativeError, zeroWeights, type VggExpected } from "./helpers.js";
+import { expectMatchesTheanoReference, expectWeightsEqual, generateVggFiles, hasH5py, outputsOf, zeroWeights, type VggExpected } from "./helpers.js";
+import { relativeError } from "@ft/test-support/tolerance";
 
 /**
  * The published VGG files, re-created at a 64×64 input by `fixtures/make_vgg_files.py` (h5py, the

@@ -1,9 +1,24 @@
-"""Shared part of the h5py generators of the Keras weight-file fixtures
-(packages/inception/test/fixtures/generate_inception.py, packages/densenet/test/fixtures/generate_densenet.py):
-the layer list of a Keras model (`Net`), the JSON structure of a published file, and writing, dumping and
-the NumPy Theano-conversion references with h5py. A generator defines its models and file layouts and
-calls `main(KerasFiles(FILES, KERAS2_VERSION), __doc__)`; it imports this module by putting this folder
-on `sys.path` (it is test support, never built or published).
+"""The h5py side of the Keras weight-file fixtures, shared by every generator script
+(`packages/*/test/fixtures/*.py`, `apps/cli/test/fixtures/*.py`). A generator imports it by putting
+this folder on `sys.path` (it is test support, never built or published):
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "tests", "support", "python"))
+
+- `write_keras_file` / `write_legacy_file`: the two container layouts Keras wrote (`save_weights` of
+  Keras 1/2, and the Keras 0.x layout of the original VGG files), via a temporary name;
+- `fixed`, `byte_list`, `vlen`: the ways Keras's files store a list of strings; `to_theano`: the Theano kernel of a
+  TensorFlow one;
+- `Net`, `KerasFiles`, `main`: a model's layer list, the JSON structure of its published files and the
+  generator command line of @ft/inception and @ft/densenet:
+
+    GENERATOR structures OUT_DIR         # OUT_DIR/<file>.json for every layout
+    GENERATOR h5 FILE_ID OUT.h5 SEED [--empty] [--layers=N]
+                                         # a real-structure HDF5 file with seeded values (tf layout
+                                         # made first, th derived with NumPy), and OUT.h5.expected.json
+                                         # (probe values, tf layout); --empty: datasets without data;
+                                         # --layers=N: the first N layers only
+    GENERATOR dump FILE.h5               # what h5py sees: groups, attributes, datasets
+    GENERATOR reference OUT.json         # NumPy th conversions of a few small arrays
 """
 import json
 import os
@@ -100,6 +115,10 @@ class KerasFiles:
 
     # ----------------------------------------------------------------------- HDF5 writing (h5py)
     def write_h5(self, file_id, path, seed, empty=False, layers=None):
+        """A file of `file_id`'s structure with seeded values, written as Keras did: root `layer_names`
+        (every layer, weightless ones included, fixed-length byte strings); one group per layer with
+        `weight_names`; one float32 dataset per weight. Keras 2 files add root `backend` and
+        `keras_version` (fixed-length scalars, as h5py 2 wrote `bytes`)."""
         import h5py
 
         s = self.structure(file_id)
@@ -132,11 +151,67 @@ class KerasFiles:
 
 
 # --------------------------------------------------------------------------- HDF5 helpers (h5py, NumPy)
-def fixed(strings):
-    """Fixed-length byte strings, as Keras 1/2 wrote lists of `bytes` with h5py 2; an empty list became
-    an empty float64 array (NumPy's default type), as in the real files' weightless layers."""
+def write_keras_file(path, layers, attrs=(), names=None):
+    """Keras 1/2 `save_weights`: root `layer_names` (weightless layers included), one group per layer
+    with `weight_names`, one dataset per weight (a "/" in a name makes nested groups, as with h5py).
+    `layers`: [(layer name, [(weight name, array), ...])]; `attrs`: further root attributes, stored as
+    given; `names`: how string lists are stored (default `fixed`). Written to a temporary name, then
+    renamed."""
+    import h5py
+
+    names = names or fixed
+    with h5py.File(path + ".tmp", "w") as f:
+        f.attrs["layer_names"] = names([name for name, _ in layers])
+        for key, value in dict(attrs).items():
+            f.attrs[key] = value
+        for name, weights in layers:
+            g = f.create_group(name)
+            g.attrs["weight_names"] = names([wname for wname, _ in weights])
+            for wname, value in weights:
+                g.create_dataset(wname, data=value)
+    os.replace(path + ".tmp", path)
+
+
+def write_legacy_file(path, layers):
+    """Keras 0.x `Sequential.save_weights` (the original VGG files): root `nb_layers`, group `layer_K`
+    per layer (weightless ones included) with `nb_params` and datasets `param_N`. `layers`: [[array, ...]]."""
+    import h5py
+
+    with h5py.File(path + ".tmp", "w") as f:
+        f.attrs["nb_layers"] = len(layers)
+        for k, params in enumerate(layers):
+            g = f.create_group("layer_%d" % k)
+            g.attrs["nb_params"] = len(params)
+            for n, value in enumerate(params):
+                g.create_dataset("param_%d" % n, data=value)
+    os.replace(path + ".tmp", path)
+
+
+def to_theano(kernel):
+    """(kh, kw, in, out) cross-correlation kernel -> (out, in, kh, kw) true-convolution kernel:
+    W_tf[i, j, c, o] = W_th[o, c, kh-1-i, kw-1-j]."""
+    return np.ascontiguousarray(kernel[::-1, ::-1, :, :].transpose(3, 2, 0, 1))
+
+
+def byte_list(strings):
+    """A list of `bytes`, which h5py 3 stores as variable-length strings (Keras 2 under h5py 3 passed such
+    lists); an empty list becomes an empty float64 array."""
+    return [s.encode("utf8") for s in strings]
+
+
+def vlen(strings):
+    """Variable-length UTF-8 strings, as newer h5py writes a list of `str`."""
+    import h5py
+
+    return np.array(strings, dtype=h5py.string_dtype("utf-8"))
+
+
+def fixed(strings, empty="float64"):
+    """Fixed-length byte strings, as Keras 1/2 wrote lists of `bytes` with h5py 2. An empty list became
+    an empty float64 array (NumPy's default type), as in the real files' weightless layers; with
+    `empty="bytes"`, an empty `S1` array (h5py 3 writing an empty array of bytes)."""
     if not strings:
-        return np.zeros((0,), dtype=np.float64)
+        return np.zeros((0,), dtype=np.float64 if empty == "float64" else "S1")
     return np.array([s.encode("utf8") for s in strings], dtype="S%d" % max(len(s) for s in strings))
 
 
@@ -160,8 +235,7 @@ def to_file(entry, value):
     """NumPy reference of what a Theano file stores for a TensorFlow-layout value."""
     conversion = entry.get("conversion", "copy")
     if conversion == "th-kernel":
-        # W_tf[i, j, c, o] = W_th[o, c, kh-1-i, kw-1-j]  <=>  W_th = flip(W_tf) transposed (3, 2, 0, 1)
-        return np.ascontiguousarray(value[::-1, ::-1, :, :].transpose(3, 2, 0, 1))
+        return to_theano(value)
     if conversion == "channels-first-dense":
         h, w, c = entry["feature"]
         # rows (h, w, c) -> (c, h, w)
@@ -217,7 +291,7 @@ def dump(path):
 
 
 def main(files, usage):
-    """The generator's command line (see a generator's docstring, `usage`, for the commands)."""
+    """The generator command line above; `usage`: the generator's docstring."""
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "structures" and len(sys.argv) == 3:
         files.write_structures(sys.argv[2])

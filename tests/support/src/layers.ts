@@ -3,8 +3,8 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import type * as tfl from "@tensorflow/tfjs-layers";
 
-/** The packages folder (one level above packages/core). */
-const PACKAGES = fileURLToPath(new URL("../../", import.meta.url));
+/** The repository's packages folder. */
+const PACKAGES = fileURLToPath(new URL("../../../packages/", import.meta.url));
 
 export interface ManifestEntry {
   name: string;

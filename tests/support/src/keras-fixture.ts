@@ -8,13 +8,12 @@
  * arrays. The conversions here go the file's way (tf → th), written from docs/weights-format.md and
  * checked against NumPy in keras-fixture.test.ts; the loader under test goes the other way.
  *
- * Shared by the tests of @ft/inception and @ft/densenet (packages/core/test-support: test code, never built
- * or published).
+ * Shared by the tests of the architecture packages (test code, never built or published).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import { mulberry32 } from "../src/data/random.js";
+import { uniformStream } from "./random.js";
 import { PYTHON } from "./system.js";
 
 /** One weight of a layer as the file stores it. */
@@ -104,7 +103,7 @@ export function canonicalWeights(structure: FileStructure, seed: number): Weight
     values.set(
       layer.name,
       layer.weights.map((w, i) => {
-        const next = mulberry32(hash(`${seed}/${layer.name}/${i}`));
+        const next = uniformStream(hash(`${seed}/${layer.name}/${i}`));
         const shape = tfShapeOf(w);
         const size = shape.reduce((a, b) => a * b, 1);
         const out = new Float32Array(size);
@@ -154,7 +153,7 @@ export function toFileLayout(entry: Pick<WeightEntry, "conversion" | "shape" | "
 }
 
 // ---------------------------------------------------------------------------------------------
-// Writing with h5wasm (a dependency of @ft/core)
+// Writing with h5wasm (the HDF5 library @ft/core reads with)
 
 interface H5Metadata {
   type: number;

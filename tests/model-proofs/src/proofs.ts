@@ -2,16 +2,16 @@
  * Test support: the checks of a loading proof — every weight where the TensorFlow layout puts it,
  * outputs of two models compared, a model directory round trip.
  *
- * Shared by the tests of @ft/inception and @ft/densenet (packages/core/test-support: test code, never built
- * or published).
+ * Shared by the tests of the architecture packages (test code, never built or published).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { loadModelDir, saveModelDir } from "../src/index.js";
-import { tfShapeOf, weightedLayers, type FileStructure, type WeightValues } from "./keras-fixture.js";
+import { loadModelDir, saveModelDir } from "@ft/core";
+import { tfShapeOf, weightedLayers, type FileStructure, type WeightValues } from "@ft/test-support/keras-fixture";
+import { uniformStream } from "@ft/test-support/random";
 
 /**
  * Compares every weight of the structure's weighted layers in `model` with `values` (exact float32
@@ -49,13 +49,8 @@ export function weightMismatches(model: tfl.LayersModel, structure: FileStructur
 
 /** A deterministic input batch of one `[h, w, c]` image with values in `[low, high)`. */
 export function fixedInput(shape: readonly number[], low: number, high: number, seed = 1234): tf.Tensor4D {
-  let a = seed >>> 0;
-  const size = shape.reduce((x, y) => x * y, 1);
-  const data = new Float32Array(size);
-  for (let i = 0; i < size; i++) {
-    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
-    data[i] = low + ((a >>> 8) / 16777216) * (high - low);
-  }
+  const next = uniformStream(seed);
+  const data = Float32Array.from({ length: shape[0]! * shape[1]! * shape[2]! }, () => low + next() * (high - low));
   return tf.tensor4d(data, [1, shape[0]!, shape[1]!, shape[2]!]);
 }
 
@@ -67,27 +62,6 @@ export function outputsAt(model: tfl.LayersModel, layers: readonly string[], x: 
   const arrays = list.map((t) => t.dataSync() as Float32Array);
   tf.dispose(list);
   return arrays;
-}
-
-/** `max |a - b| / max |b|`. */
-export function relativeDiff(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return Infinity;
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return scale === 0 ? (worst === 0 ? 0 : Infinity) : worst / scale;
-}
-
-/** Spread of an output: its standard deviation (a proof on an all-constant output would prove nothing). */
-export function spread(a: Float32Array): number {
-  let mean = 0;
-  for (const v of a) mean += v / a.length;
-  let variance = 0;
-  for (const v of a) variance += (v - mean) ** 2 / a.length;
-  return Math.sqrt(variance);
 }
 
 /**

@@ -8,8 +8,8 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { loadWeights, selectBackend } from "@ft/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resnet50, resnet50Spec } from "../src/index.js";
-import { readManifest } from "../../core/test-support/layers.js";
-import { hasH5py, PYTHON } from "../../core/test-support/system.js";
+import { readManifest } from "@ft/test-support/layers";
+import { hasH5py, PYTHON } from "@ft/test-support/system";
 
 const GENERATOR = fileURLToPath(new URL("./fixtures/make_resnet50_keras1.py", import.meta.url));
 

@@ -1,7 +1,7 @@
 import { selectBackend } from "@ft/core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { resnet101, resnet152, resnet50 } from "../src/index.js";
-import { describeWeightedLayers, manifestRows, readManifest } from "../../core/test-support/layers.js";
+import { resnet101, resnet152, resnet50 } from "./index.js";
+import { describeWeightedLayers, manifestRows, readManifest } from "@ft/test-support/layers";
 
 beforeAll(async () => {
   await selectBackend("wasm");

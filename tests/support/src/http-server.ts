@@ -4,10 +4,11 @@ import type { AddressInfo } from "node:net";
 /**
  * A throwaway HTTP server on 127.0.0.1 for download tests (no network needed). `routes` maps a
  * path (without query) to a handler; every request is recorded with its headers.
- * Test-only helper: not exported from the package.
  */
 export interface TestServer {
   base: string;
+  /** `base` + `path`. */
+  url(path: string): string;
   requests: { path: string; url: string; range?: string; cookie?: string }[];
   close(): Promise<void>;
 }
@@ -28,8 +29,10 @@ export async function startTestServer(routes: Record<string, Route>): Promise<Te
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
+  const base = `http://127.0.0.1:${port}`;
   return {
-    base: `http://127.0.0.1:${port}`,
+    base,
+    url: (path) => `${base}${path}`,
     requests,
     close: () =>
       new Promise<void>((resolve) => {
@@ -73,4 +76,17 @@ export function testPayload(n: number, seed = 1): Buffer {
     out[i] = x & 0xff;
   }
   return out;
+}
+
+/** Serves fixed files (URL path → bytes), ranges honoured. */
+export function serveFiles(files: Record<string, Buffer>, contentType?: string): Promise<TestServer> {
+  return startTestServer(Object.fromEntries(Object.entries(files).map(([path, bytes]) => [path, serveBytes(bytes, { contentType })])));
+}
+
+/** A URL on 127.0.0.1 where nothing listens (connection refused), like having no network. */
+export async function deadUrl(path: string): Promise<string> {
+  const server = await startTestServer({});
+  const url = server.url(path);
+  await server.close();
+  return url;
 }

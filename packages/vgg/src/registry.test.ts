@@ -1,8 +1,8 @@
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { countParams, listModels, selectBackend, type ModelSpec, type WeightRecord } from "@ft/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import "../src/index.js";
-import { expectCaffeRecordFields, expectForwardPassDistribution, expectTopLayersAndFeatureLayer, expectUniqueRecordIdsAndFileNames } from "../../core/test-support/registry-schema.js";
+import "./index.js";
+import { expectCaffeRecordFields, expectForwardPassDistribution, expectTopLayersAndFeatureLayer, expectUniqueRecordIdsAndFileNames } from "@ft/model-proofs/registry-schema";
 
 /**
  * Registry-wide schema test (torchvision style): every model this package registers and every

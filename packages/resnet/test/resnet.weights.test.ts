@@ -8,8 +8,8 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { loadWeights, selectBackend } from "@ft/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resnet101, resnet101Spec, resnet50Keras, resnet50KerasSpec } from "../src/index.js";
-import { readManifest } from "../../core/test-support/layers.js";
-import { hasH5py, PYTHON } from "../../core/test-support/system.js";
+import { readManifest } from "@ft/test-support/layers";
+import { hasH5py, PYTHON } from "@ft/test-support/system";
 
 const GENERATOR = fileURLToPath(new URL("./fixtures/make_resnet_files.py", import.meta.url));
 /** Small input: the weights do not depend on it (the head pools the whole final map). */

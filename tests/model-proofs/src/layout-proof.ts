@@ -7,19 +7,19 @@
  * layouts, and the model is converted to a TensorFlow.js directory and reloaded. Where Python is installed, h5py checks the written files and
  * a NumPy-written file is loaded too.
  *
- * Shared by the tests of @ft/inception and @ft/densenet (packages/core/test-support: test code, never built
- * or published).
+ * Shared by the tests of the architecture packages (test code, never built or published).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
-import { createModel, createModelWithReport, getModel, loadWeights, selectBackend, type LoadReport } from "../src/index.js";
+import { createModel, createModelWithReport, getModel, loadWeights, selectBackend, type LoadReport } from "@ft/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { canonicalWeights, conversionOf, readStructure, runGenerator, weightedLayers, writeKerasFile, type FileStructure, type WeightValues } from "./keras-fixture.js";
-import { fixedInput, outputsAt, relativeDiff, roundTripOutputs, spread, weightMismatches } from "./proofs.js";
-import { hasH5py } from "./system.js";
+import { canonicalWeights, conversionOf, readStructure, runGenerator, weightedLayers, writeKerasFile, type FileStructure, type WeightValues } from "@ft/test-support/keras-fixture";
+import { relativeError, spread } from "@ft/test-support/tolerance";
+import { fixedInput, outputsAt, roundTripOutputs, weightMismatches } from "./proofs.js";
+import { hasH5py } from "@ft/test-support/system";
 
 export interface LoadingProof {
   /** Registry name of the model. */
@@ -115,7 +115,7 @@ export function describeLoadingProof(proof: LoadingProof): void {
           const got = outputs.get(s.file);
           expect(got, `${s.file} was loaded`).toBeDefined();
           got!.forEach((out, i) => {
-            expect(relativeDiff(out, reference[i]!), `${s.file} vs the tf file, output ${i}`).toBeLessThanOrEqual(LAYOUT_TOLERANCE);
+            expect(relativeError(out, reference[i]!), `${s.file} vs the tf file, output ${i}`).toBeLessThanOrEqual(LAYOUT_TOLERANCE);
           });
         }
       });
@@ -126,7 +126,7 @@ export function describeLoadingProof(proof: LoadingProof): void {
       const last = structures.at(-1)!.file;
       const { outputs: reloaded, classes } = await roundTripOutputs(kept!, proof.probeLayers, x);
       for (const cls of proof.reloadedClasses ?? []) expect(classes).toContain(cls);
-      outputs.get(last)!.forEach((out, i) => expect(relativeDiff(reloaded[i]!, out), `output ${i}`).toBeLessThanOrEqual(1e-6));
+      outputs.get(last)!.forEach((out, i) => expect(relativeError(reloaded[i]!, out), `output ${i}`).toBeLessThanOrEqual(1e-6));
     });
 
     const notopFile = proof.notopFile;

@@ -3,12 +3,12 @@
  * tests — every spec and weight record carries its mandatory fields, and the declared metadata agrees
  * with the model actually built. Each package keeps its family-specific assertions in its own test.
  *
- * Test code, never built or published (packages/core/test-support).
+ * Test code, never built or published.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { PREPROCESSING_DESCRIPTIONS, countParams, findWeightRecord, getModel, listModels, selectBackend, type ModelSpec, type WeightRecord } from "../src/index.js";
+import { PREPROCESSING_DESCRIPTIONS, countParams, findWeightRecord, getModel, listModels, selectBackend, type ModelSpec, type WeightRecord } from "@ft/core";
 
 type WithHeads = ModelSpec & { newHeads?: { from: string; dense: string; softmax?: string }[] };
 

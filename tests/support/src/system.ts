@@ -21,6 +21,16 @@ export function requirement(what: string, missing: string | undefined): boolean 
   return false;
 }
 
+/** The message of what `run` throws, or undefined when it runs: the `missing` of {@link requirement}. */
+export function failureOf(run: () => unknown): string | undefined {
+  try {
+    run();
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
 /** Python 3 with numpy and h5py (Debian python3-h5py), which write HDF5 files the way Keras did. */
 export const hasH5py = requirement(
   "python3-h5py",

@@ -1,5 +1,3 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
 import { Header } from "tar";
 
@@ -74,39 +72,4 @@ export function cifarTestArchive(): Buffer {
   entries.push({ path: "cifar-10-batches-bin/test_batch.bin", data: makeRecords(100_000, TEST_RECORDS) });
   entries.push({ path: "cifar-10-batches-bin/batches.meta.txt", data: Buffer.from("airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n") });
   return tarGz(entries);
-}
-
-export interface TestServer {
-  url(path: string): string;
-  requests: string[];
-  close(): Promise<void>;
-}
-
-/** Serves `files` (URL path → bytes) on 127.0.0.1 at a free port. */
-export async function serveFiles(files: Record<string, Buffer>): Promise<TestServer> {
-  const requests: string[] = [];
-  const server: Server = createServer((req, res) => {
-    requests.push(req.url ?? "");
-    const body = files[req.url ?? ""];
-    if (!body) {
-      res.writeHead(404).end("not found");
-      return;
-    }
-    res.writeHead(200, { "content-type": "application/gzip", "content-length": body.length }).end(body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: (path) => `http://127.0.0.1:${port}${path}`,
-    requests,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
-
-/** A URL on 127.0.0.1 where nothing listens (connection refused), like having no network. */
-export async function deadUrl(path: string): Promise<string> {
-  const server = await serveFiles({});
-  const url = server.url(path);
-  await server.close();
-  return url;
 }
