@@ -9,6 +9,7 @@ import {
   ReportCallback,
   writeFileAtomic,
 } from "./callbacks.js";
+import { lockRunDir, RUN_LOCK, type RunLock } from "./run-lock.js";
 import { Trainer, type Callback, type TrainerOptions, type TrainResult } from "./trainer.js";
 
 export interface TrainingRunOptions extends TrainerOptions {
@@ -51,25 +52,29 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
   if (options.earlyStoppingPatience !== undefined && !(Number.isInteger(options.earlyStoppingPatience) && options.earlyStoppingPatience >= 1)) {
     throw new UsageError(`early-stopping patience must be a positive integer (got ${options.earlyStoppingPatience})`);
   }
+  const lock = options.resume ? await lockRunDir(runDir) : await createEmptyLockedDir(runDir);
   const trainer = new Trainer({ ...options, callbacks });
   try {
-    if (options.resume) {
-      await trainer.restore(checkpoints.lastPath);
-    } else {
-      await createEmptyDir(runDir);
-      await writeFileAtomic(join(runDir, "config.json"), JSON.stringify(options.config, null, 2) + "\n");
-    }
+    if (options.resume) await trainer.restore(checkpoints.lastPath);
+    else await writeFileAtomic(join(runDir, "config.json"), JSON.stringify(options.config, null, 2) + "\n");
     const result = await trainer.fit();
     return { ...result, runDir, lastCheckpoint: checkpoints.lastPath, bestCheckpoint: checkpoints.bestPath };
   } finally {
     trainer.dispose();
+    await lock.release();
   }
 }
 
-async function createEmptyDir(dir: string): Promise<void> {
-  const existing = await readdir(dir).catch(() => undefined);
-  if (existing && existing.length > 0) throw new UsageError(`run directory ${dir} exists and is not empty (use --resume ${dir} to continue it, or another --run-dir)`);
+/** Creates `dir` (or takes it empty) and locks it; locked first, so two new runs cannot both find it empty. */
+async function createEmptyLockedDir(dir: string): Promise<RunLock> {
   await mkdir(dir, { recursive: true });
+  const lock = await lockRunDir(dir);
+  const existing = (await readdir(dir)).filter((name) => name !== RUN_LOCK);
+  if (existing.length > 0) {
+    await lock.release();
+    throw new UsageError(`run directory ${dir} exists and is not empty (use --resume ${dir} to continue it, or another --run-dir)`);
+  }
+  return lock;
 }
 
 /** Reads a run's `config.json`. */

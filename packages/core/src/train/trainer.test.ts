@@ -1,11 +1,16 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { mkdtemp, readFile, readdir, stat } from "node:fs/promises";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, readdir, stat, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withNewHead } from "../finetune/model.js";
 import { readCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import type { CheckpointMeta } from "./state.js";
+import { UsageError } from "../errors.js";
+import { RUN_LOCK } from "./run-lock.js";
 import { runTraining } from "./run.js";
 import { memorySource, reinit, snapshot, tinyModel, useCpu } from "./test-utils/fixtures.js";
 import { splitSizes } from "./step.js";
@@ -203,5 +208,52 @@ describe("checkpoint files", () => {
     expect(again.meta.n).toBe(3);
     expect(again.tensors.get("model/fc10/kernel")!.dataSync().every((v) => v === 1)).toBe(true);
     again.dispose();
+  });
+});
+
+describe("one writer per run directory", () => {
+  const run = (runDir: string, extra: Partial<Parameters<typeof runTraining>[0]> = {}) =>
+    runTraining({ model: headed(), train: memorySource({ examples: 40, batchSize: 4 }), epochs: 2, optimizer: sgd, runDir, config: { test: true }, ...extra });
+  const exited = (child: ChildProcess) => new Promise<void>((resolve) => child.once("exit", () => resolve()));
+
+  it("a resume or a new run of a directory being trained is refused, naming the process, and nothing is lost", async () => {
+    const dir = join(root, "busy");
+    const first = run(dir, { epochs: 12 });
+    while (!existsSync(join(dir, RUN_LOCK))) await new Promise((r) => setTimeout(r, 1));
+    const resumed = await run(dir, { resume: true, maxSteps: 25 }).catch((e: unknown) => e);
+    expect(resumed).toBeInstanceOf(UsageError);
+    expect((resumed as Error).message).toMatch(new RegExp(`run directory .*busy is in use by process ${process.pid} \\(since .*\\): wait for it to end`));
+    const fresh = await run(dir).catch((e: unknown) => e);
+    expect((fresh as Error).message).toMatch(/is in use by process/);
+    const result = await first;
+    expect(result.stopReason).toBe("completed");
+    expect(result.state.step).toBe(120);
+    const last = await readCheckpoint<CheckpointMeta>(result.lastCheckpoint);
+    expect(last.meta.state).toMatchObject({ epoch: 12, step: 120 });
+    last.dispose();
+    expect((await readFile(join(dir, "metrics.csv"), "utf8")).trim().split("\n")).toHaveLength(13);
+    expect(existsSync(join(dir, RUN_LOCK)), "the lock goes with the run").toBe(false);
+  });
+
+  it("a lock left by a process that is gone is taken over; one of a live process is not", async () => {
+    const dir = join(root, "stale");
+    await run(dir, { maxSteps: 3 });
+    const gone = spawn(process.execPath, ["-e", ""]);
+    await exited(gone);
+    await writeFile(join(dir, RUN_LOCK), JSON.stringify({ pid: gone.pid, host: hostname(), started: "2026-01-01T00:00:00.000Z" }) + "\n");
+    const resumed = await run(dir, { resume: true });
+    expect(resumed.stopReason).toBe("completed");
+    expect(existsSync(join(dir, RUN_LOCK))).toBe(false);
+
+    const live = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"]);
+    try {
+      await writeFile(join(dir, RUN_LOCK), JSON.stringify({ pid: live.pid, host: hostname(), started: "2026-01-01T00:00:00.000Z" }) + "\n");
+      const refused = await run(dir, { resume: true }).catch((e: unknown) => e);
+      expect((refused as Error).message).toMatch(new RegExp(`in use by process ${live.pid} \\(since 2026-01-01`));
+      expect(existsSync(join(dir, RUN_LOCK)), "another process's lock is left alone").toBe(true);
+    } finally {
+      live.kill();
+      await exited(live);
+    }
   });
 });
