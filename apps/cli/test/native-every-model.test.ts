@@ -7,6 +7,7 @@ import { failureOf, requirement } from "@ft/test-support/system";
 import { relativeError } from "@ft/test-support/tolerance";
 import "../src/models.js";
 import { seedSgdStep } from "./seed-step.js";
+import { smallInput } from "./small-input.js";
 
 const whyNativeUnavailable = failureOf(() => {
   loadNativeAddon();
@@ -14,20 +15,6 @@ const whyNativeUnavailable = failureOf(() => {
 });
 const nativeUnavailable = !requirement("the native engine (@ft/backend-native's addon)", whyNativeUnavailable);
 const skipReason = nativeUnavailable ? ` (SKIPPED: ${whyNativeUnavailable})` : "";
-
-/**
- * A small input at which every BatchNormalization layer, the last included, normalises over at least 2×2
- * positions of each of the two images. At a 1×1 feature map a batch of 2 gives two values per channel, and
- * their difference is mostly rounding error: at 32 px, ResNet-50's last BN output differs from wasm's by
- * 3e-1 on the cpu backend and 5e-1 on ft-native. GoogLeNet (no BN) needs 96 px for its auxiliary heads;
- * VGG (no BN) runs at CIFAR's 32 px.
- */
-function smallInput(name: string): InputShape {
-  if (name === "googlenet") return [96, 96, 3];
-  if (name.startsWith("inception")) return [107, 107, 3];
-  if (name.startsWith("resnet") || name.startsWith("densenet")) return [64, 64, 3];
-  return [32, 32, 3];
-}
 
 /**
  * The variance every BatchNormalization layer is frozen at (mean 0) for the step. Glorot-initialised

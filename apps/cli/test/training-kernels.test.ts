@@ -4,14 +4,7 @@ import { nativeKernelNames } from "@ft/backend-native";
 import { kernelsRunBy } from "@ft/test-support/kernels";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import "../src/models.js";
-
-/** The smallest inputs every architecture builds at (GoogLeNet's auxiliary heads and Inception's stems need more). */
-function smallSide(name: string): number {
-  if (name === "googlenet") return 96;
-  if (name.startsWith("inception")) return 107;
-  if (name.startsWith("resnet") || name.startsWith("densenet")) return 64;
-  return 32;
-}
+import { smallInput } from "./small-input.js";
 
 /**
  * The kernel contract of @ft/core (backend/contract.ts) against every registered architecture on the
@@ -36,11 +29,11 @@ describe("every architecture trains on the kernels of the contract", () => {
   });
 
   it.each(listModels().map((m) => m.name))("%s", async (name) => {
-    const side = smallSide(name);
-    const model = getModel(name).build({ includeTop: true, inputShape: [side, side, 3] });
+    const inputShape = smallInput(name);
+    const model = getModel(name).build({ includeTop: true, inputShape });
     applyBatchNormPolicy(model, "train");
     const optimizer = createOptimizer(SEED_SGD);
-    const images = tf.randomUniform([2, side, side, 3], -1, 1, "float32", 11) as tf.Tensor4D;
+    const images = tf.randomUniform([2, ...inputShape], -1, 1, "float32", 11) as tf.Tensor4D;
     const classes = model.outputs[0]!.shape[1]!;
     const labels = tf.cast(tf.oneHot(tf.tensor1d([0, 2], "int32"), classes), "float32") as tf.Tensor2D;
     const params = model.trainableWeights.map((w) => ({ key: weightKey(w), variable: w.read() as tf.Variable, lrScale: 1 }));

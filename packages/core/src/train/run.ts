@@ -52,16 +52,17 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
   if (options.earlyStoppingPatience !== undefined && !(Number.isInteger(options.earlyStoppingPatience) && options.earlyStoppingPatience >= 1)) {
     throw new UsageError(`early-stopping patience must be a positive integer (got ${options.earlyStoppingPatience})`);
   }
-  const lock = options.resume ? await lockRunDir(runDir) : await createEmptyLockedDir(runDir);
   const trainer = new Trainer({ ...options, callbacks });
+  let lock: RunLock | undefined;
   try {
+    lock = options.resume ? await lockRunDir(runDir) : await createEmptyLockedDir(runDir);
     if (options.resume) await trainer.restore(checkpoints.lastPath);
     else await writeFileAtomic(join(runDir, "config.json"), JSON.stringify(options.config, null, 2) + "\n");
     const result = await trainer.fit();
     return { ...result, runDir, lastCheckpoint: checkpoints.lastPath, bestCheckpoint: checkpoints.bestPath };
   } finally {
     trainer.dispose();
-    await lock.release();
+    await lock?.release();
   }
 }
 
