@@ -1,4 +1,5 @@
 import { link, readFile, rm, writeFile } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../errors.js";
@@ -10,6 +11,11 @@ interface LockOwner {
   pid: number;
   host: string;
   started: string;
+}
+
+/** The lock and the lock files of processes starting to take it (`.lock.<id>`): not the run's content. */
+export function isLockFile(name: string): boolean {
+  return name === RUN_LOCK || name.startsWith(`${RUN_LOCK}.`);
 }
 
 /** A lock held on a run directory; `release` removes it (idempotent). */
@@ -48,7 +54,7 @@ export async function lockRunDir(runDir: string): Promise<RunLock> {
   const me: LockOwner = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
   // Written whole under another name, then linked: link() fails if the lock exists, so the lock file
   // appears complete and only one of two starting processes gets it.
-  const tmp = `${path}.${process.pid}`;
+  const tmp = `${path}.${randomUUID()}`; // unique per call: two runs of one process must not share it
   await writeFile(tmp, JSON.stringify(me) + "\n");
   try {
     for (let attempt = 0; attempt < 3; attempt++) {

@@ -9,7 +9,7 @@ import {
   ReportCallback,
   writeFileAtomic,
 } from "./callbacks.js";
-import { lockRunDir, RUN_LOCK, type RunLock } from "./run-lock.js";
+import { isLockFile, lockRunDir, type RunLock } from "./run-lock.js";
 import { Trainer, type Callback, type TrainerOptions, type TrainResult } from "./trainer.js";
 
 export interface TrainingRunOptions extends TrainerOptions {
@@ -70,7 +70,7 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
 async function createEmptyLockedDir(dir: string): Promise<RunLock> {
   await mkdir(dir, { recursive: true });
   const lock = await lockRunDir(dir);
-  const existing = (await readdir(dir)).filter((name) => name !== RUN_LOCK);
+  const existing = (await readdir(dir)).filter((name) => !isLockFile(name));
   if (existing.length > 0) {
     await lock.release();
     throw new UsageError(`run directory ${dir} exists and is not empty (use --resume ${dir} to continue it, or another --run-dir)`);
