@@ -1,25 +1,13 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { ROOT, ftProcess } from "./cli-process.js";
 
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-const BIN = join(ROOT, "apps", "cli", "src", "bin.ts");
 const root = mkdtempSync(join(tmpdir(), "ft-out-of-the-box-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** Runs `ft` from source in a child process (the engine is chosen once per process), at the repository root. */
-function ft(args: string[], env: Record<string, string> = {}) {
-  const run = spawnSync(process.execPath, ["--conditions=source", "--import", "tsx", BIN, ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, FT_BACKEND: "", ...env },
-    timeout: 600_000,
-  });
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr, firstLine: run.stderr.split("\n")[0]! };
-}
+const ft = (args: string[], env: Record<string, string> = {}) => ftProcess(args, { env });
 
 const tiny = ["resnet50", "--weights", "none", "--data", "examples/cifar10-sample", "--image-size", "32", "--train-size", "8", "--val-size", "8", "--batch-size", "8", "--max-steps", "1", "--no-progress"];
 

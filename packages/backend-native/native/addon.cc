@@ -38,6 +38,9 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   out.Set("threads", omp_get_max_threads());
   out.Set("loopThreads", loopThreads());
   out.Set("cpuIsa", static_cast<double>(static_cast<int>(dnnl::get_effective_cpu_isa())));
+#ifdef FT_SANITIZER
+  out.Set("sanitizer", FT_SANITIZER);  // scripts/build-sanitized.mjs
+#endif
   return out;
 }
 

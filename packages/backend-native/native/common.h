@@ -3,6 +3,8 @@
 #pragma once
 
 #include <napi.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <cstdint>
 #include <limits>
@@ -139,11 +141,40 @@ inline int64_t product(Napi::Env env, const Dims& dims, const char* name) {
 }
 
 /**
+ * Holds the asynchronous signals of the calling thread for its lifetime. oneDNN 2.x's JIT GEMM kernels
+ * point rsp into the heap while they run (oneDNN issue #4845, fixed in 3.11.2), so a signal delivered
+ * then writes its frame over heap memory: `node --cpu-prof` (SIGPROF every millisecond) aborted with
+ * "corrupted size vs. prev_size", and a Ctrl-C could do the same. Held signals are delivered when the
+ * addon returns; OpenMP's workers, created inside a call, inherit the mask and never receive one.
+ * Faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS) stay deliverable.
+ */
+class AsyncSignalsHeld {
+ public:
+  AsyncSignalsHeld() { pthread_sigmask(SIG_BLOCK, &asyncSignals(), &previous_); }
+  ~AsyncSignalsHeld() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  AsyncSignalsHeld(const AsyncSignalsHeld&) = delete;
+  AsyncSignalsHeld& operator=(const AsyncSignalsHeld&) = delete;
+
+ private:
+  static const sigset_t& asyncSignals() {
+    static const sigset_t set = [] {
+      sigset_t s;
+      sigfillset(&s);
+      for (int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS}) sigdelset(&s, fault);
+      return s;
+    }();
+    return set;
+  }
+  sigset_t previous_;
+};
+
+/**
  * Wraps a binding so that oneDNN and C++ failures reach JavaScript as Errors (Napi::Error, which
- * the argument checks throw, passes through unchanged).
+ * the argument checks throw, passes through unchanged), with asynchronous signals held while it runs.
  */
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>
 Napi::Value guarded(const Napi::CallbackInfo& info) {
+  AsyncSignalsHeld held;
   try {
     return F(info);
   } catch (const Napi::Error&) {

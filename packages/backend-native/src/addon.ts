@@ -26,7 +26,8 @@ export const BUILD_HINT = inRepository
 export type NativeAddonFunction = { [K in keyof NativeAddon]: NativeAddon[K] extends (...args: never[]) => unknown ? K : never }[keyof NativeAddon];
 
 export interface NativeAddon {
-  info(): { onednn: string; threads: number; loopThreads: number; cpuIsa: number };
+  /** `sanitizer`: `asan` or `tsan` in a build of scripts/build-sanitized.mjs. */
+  info(): { onednn: string; threads: number; loopThreads: number; cpuIsa: number; sanitizer?: "asan" | "tsan" };
   /** geometry: [strideH, strideW, dilationH, dilationW, padTop, padBottom, padLeft, padRight, outH, outW]. */
   conv2d(x: Float32Array, xShape: number[], filterShape: number[], geometry: number[], filter: Float32Array,
     bias: Float32Array | null, y: Float32Array, relu: boolean, weightsId: number): void;

@@ -34,7 +34,8 @@ export { Trainer, type TrainerOptions, type TrainResult, type BatchInfo, type Ca
 export { type TrainState, type EpochLog, type StopReason, type CheckpointMeta } from "./train/state.js";
 export { KerasSgd, KerasAdam, Optimizer, createOptimizer, resolveOptimizerConfig, SEED_SGD, type OptimizerConfig, type SgdConfig, type AdamConfig, type OptimizerState, type ParamUpdate } from "./train/optimizers.js";
 export { resolveSchedule, type ScheduleConfig, type ScheduleKind } from "./train/schedules.js";
-export { ProgressCallback, MetricsLogger, CheckpointCallback, EarlyStopping, ReportCallback, CHECKPOINT_FILES, writeFileAtomic, type ProgressInfo } from "./train/callbacks.js";
+export { ProgressCallback, MetricsLogger, CheckpointCallback, EarlyStopping, ReportCallback, CHECKPOINT_FILES, type ProgressInfo } from "./train/callbacks.js";
+export { writeFileAtomic } from "./train/atomic.js";
 export { writeCheckpoint, readCheckpoint, loadModelWeights, weightKey, trainableKeys, type LoadedCheckpoint } from "./train/checkpoint.js";
 export { runTraining, readRunConfig, newRunDirName, type TrainingRunOptions, type TrainingRunResult } from "./train/run.js";
 export { loadRunModel, type RunModel, type RunModelConfig } from "./train/run-model.js";

@@ -3,6 +3,7 @@ import { Option, type Command } from "commander";
 import { SingleBar } from "cli-progress";
 import {
   BATCH_NORM_POLICIES,
+  FtError,
   PREPROCESSING_DESCRIPTIONS,
   UsageError,
   finetune,
@@ -163,6 +164,8 @@ export function trainCommand(program: Command): void {
         `${result.stopReason === "completed" ? "done" : `stopped: ${result.stopReason}${result.stopDetail ? ` (${result.stopDetail})` : ""}`}; run directory ${runDir}\n` +
           (result.state.best ? `best ${result.state.best.monitor} ${result.state.best.value.toFixed(4)} at epoch ${result.state.best.epoch}\n` : ""),
       );
+      // 130 as for any program stopped by SIGINT, so that a script can tell it from a finished run.
+      if (result.stopReason === "interrupted") throw new FtError(`interrupted; the position is saved: continue with ft train --resume ${runDir}`, 130);
     });
 }
 

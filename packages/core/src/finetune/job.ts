@@ -6,7 +6,7 @@ import { FtError, UsageError } from "../errors.js";
 import { getModel } from "../registry/registry.js";
 import type { ProgressCallback } from "../train/callbacks.js";
 import { planMicroBatches } from "../train/memory.js";
-import { readRunConfig, runTraining, type TrainingRunResult } from "../train/run.js";
+import { readRunConfig, runCheckpointPath, runTraining, type TrainingRunResult } from "../train/run.js";
 import type { Callback } from "../train/trainer.js";
 import type { DownloadProgress } from "../hub/download.js";
 import { createModelWithReport } from "../weights/create.js";
@@ -77,15 +77,21 @@ async function run(config: FineTuneConfig, call: FineTuneCall, resume: boolean):
   const spec = getModel(config.model);
   const { train, val } = await openData(config, { onProgress: (p) => call.onDownload?.("data", p), onSkip: call.onSkip });
   config.classNames = train.classes;
+  const checkpoint = resume ? await lastCheckpoint(call.runDir) : undefined;
+  if (resume && !checkpoint) call.onNotice?.(`${call.runDir} stopped before its first checkpoint: it starts again from the beginning`);
   const created = await createModelWithReport(config.model, {
-    weights: resume ? "none" : config.weights,
+    weights: checkpoint ? "none" : config.weights,
     seed: config.seed,
     inputShape: config.inputShape,
     includeTop: true,
+    // The new head replaces the classifier, so a notop file serves as well.
+    topOptional: true,
     onProgress: (p) => call.onDownload?.("weights", p),
   });
   if (created.weightsPath) config.weightsFile = created.weightsPath;
   const { model, headLayers } = withNewHead(created.model, spec, { classes: train.classes.length, dropout: config.dropout, seed: config.seed });
+  const initialKept = (created.report?.initialTop ?? []).filter((name) => !headLayers.includes(name) && model.layers.some((l) => l.name === name));
+  if (initialKept.length) call.onNotice?.(`${created.weightsPath} has no weights for ${initialKept.join(", ")} (a notop file): they start from random weights`);
   try {
     if (config.accumulate === 0) {
       const plan = planMicroBatches(model, config.batchSize, config.backend);
@@ -118,10 +124,20 @@ async function run(config: FineTuneConfig, call: FineTuneCall, resume: boolean):
       callbacks: call.callbacks,
     });
     if (result.stopReason === "nan") {
-      throw new FtError(`training stopped on a non-finite value (${result.stopDetail}); the last good checkpoint is kept in ${call.runDir}/checkpoints`);
+      const kept = await lastCheckpoint(call.runDir);
+      throw new FtError(
+        `training stopped on a non-finite value (${result.stopDetail}); ` +
+          (kept ? `the last good checkpoint is kept: ${kept}` : "nothing was saved, it stopped before the end of its first epoch") +
+          ". Lower the learning rate in a new run (or try --bn frozen).",
+      );
     }
     return { ...result, config };
   } finally {
     model.dispose();
   }
+}
+
+/** The run's `last` checkpoint, when it has one. */
+function lastCheckpoint(runDir: string): Promise<string | undefined> {
+  return runCheckpointPath(runDir, "last").catch(() => undefined);
 }

@@ -1,20 +1,9 @@
-import { link, mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { link, mkdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { temporaryPath, writeFileAtomic } from "./atomic.js";
 import { renderReport } from "./report.js";
 import type { EpochLog } from "./state.js";
 import type { BatchInfo, Callback, Trainer, TrainResult } from "./trainer.js";
-
-/** Writes `text` to `path` through a temporary file and a rename. */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}`;
-  try {
-    await writeFile(temp, text);
-    await rename(temp, path);
-  } catch (e) {
-    await rm(temp, { force: true });
-    throw e;
-  }
-}
 
 /** What a progress renderer receives after every batch. */
 export interface ProgressInfo extends BatchInfo {
@@ -96,7 +85,7 @@ export class CheckpointCallback implements Callback {
   async onEpochEnd(trainer: Trainer): Promise<void> {
     await trainer.saveCheckpoint(this.lastPath);
     if (trainer.improved) {
-      const temp = `${this.bestPath}.tmp-${process.pid}`;
+      const temp = temporaryPath(this.bestPath);
       await rm(temp, { force: true });
       await link(this.lastPath, temp);
       await rename(temp, this.bestPath);

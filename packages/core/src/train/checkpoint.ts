@@ -2,12 +2,13 @@ import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { open, readFile, rename, rm } from "node:fs/promises";
 import { FtError } from "../errors.js";
+import { temporaryPath } from "./atomic.js";
 import type { OptimizerState } from "./optimizers.js";
 
 /**
  * A checkpoint is one file: the magic `FTCKPT01`, a little-endian u32 header length, a JSON header
  * (`meta` and the tensor table), zero padding to 8 bytes, then raw little-endian tensor data.
- * It is written to `<path>.tmp-<pid>` and renamed over `path`, so a crash leaves the previous file intact.
+ * It is written to a temporary file renamed over `path` (`temporaryPath`), so a crash leaves the previous file intact.
  */
 const MAGIC = "FTCKPT01";
 
@@ -72,7 +73,7 @@ export async function writeCheckpoint<M>(
   prefix.writeUInt32LE(json.length, MAGIC.length);
   json.copy(prefix, MAGIC.length + 4);
 
-  const temp = `${path}.tmp-${process.pid}`;
+  const temp = temporaryPath(path);
   try {
     const fh = await open(temp, "w");
     try {
@@ -103,9 +104,8 @@ export async function readCheckpoint<M>(path: string): Promise<LoadedCheckpoint<
     throw new FtError(`cannot read checkpoint ${path}: ${(e as Error).message}`);
   }
   if (buf.length < MAGIC.length + 4 || buf.toString("latin1", 0, MAGIC.length) !== MAGIC) throw new FtError(`${path} is not an ft checkpoint`);
-  const headerLength = buf.readUInt32LE(MAGIC.length);
-  const header = JSON.parse(buf.toString("utf8", MAGIC.length + 4, MAGIC.length + 4 + headerLength)) as Header<M>;
-  const base = align8(MAGIC.length + 4 + headerLength);
+  const header = parseHeader<M>(buf, path);
+  const base = align8(MAGIC.length + 4 + buf.readUInt32LE(MAGIC.length));
   const tensors = new Map<string, tf.Tensor>();
   for (const e of header.tensors) {
     const start = base + e.offset;
@@ -118,6 +118,33 @@ export async function readCheckpoint<M>(path: string): Promise<LoadedCheckpoint<
     tensors.set(e.name, tf.tensor(values, e.shape, e.dtype));
   }
   return { meta: header.meta, tensors, dispose: () => tensors.forEach((t) => t.dispose()) };
+}
+
+/** The JSON header, checked entry by entry: a damaged header is reported naming the file, never thrown raw. */
+function parseHeader<M>(buf: Buffer, path: string): Header<M> {
+  const damaged = (what: string) => new FtError(`checkpoint ${path} is damaged: ${what} (write it again, or resume from another checkpoint)`);
+  const headerLength = buf.readUInt32LE(MAGIC.length);
+  if (MAGIC.length + 4 + headerLength > buf.length) throw damaged(`its header claims ${headerLength} bytes, the file has ${buf.length}`);
+  let header: Header<M>;
+  try {
+    header = JSON.parse(buf.toString("utf8", MAGIC.length + 4, MAGIC.length + 4 + headerLength)) as Header<M>;
+  } catch {
+    // Not the SyntaxError's message: it quotes the header's text.
+    throw damaged("its header is not valid JSON");
+  }
+  if (header?.version !== 1 || !Array.isArray(header.tensors)) throw damaged("its header has no version 1 tensor table");
+  for (const e of header.tensors) {
+    const valid =
+      typeof e?.name === "string" &&
+      (e.dtype === "float32" || e.dtype === "int32") &&
+      Array.isArray(e.shape) &&
+      e.shape.every((d) => Number.isInteger(d) && d >= 0) &&
+      Number.isInteger(e.offset) &&
+      e.offset >= 0 &&
+      e.bytes === 4 * e.shape.reduce((a, b) => a * b, 1);
+    if (!valid) throw damaged(`tensor entry ${JSON.stringify(e).slice(0, 200)} is not valid`);
+  }
+  return header;
 }
 
 /** Assigns a checkpoint's model weights to `model` by key, checking that every weight is present with its shape. */

@@ -57,11 +57,16 @@ export function resolveOptimizerConfig(partial: Partial<OptimizerConfig> & { kin
   throw new UsageError(`unknown optimizer "${kind}"; choose sgd or adam`);
 }
 
+/** Options that must stay below 1 (a momentum or a moving-average rate of 1 never forgets). */
+const BELOW_ONE = new Set(["momentum", "beta1", "beta2"]);
+
 function checkNumbers<T extends object>(cfg: T, keys: (keyof T)[]): void {
   for (const k of keys) {
     const v = cfg[k] as unknown as number;
     if (!Number.isFinite(v) || v < 0) throw new UsageError(`optimizer option ${String(k)} must be a non-negative number (got ${v})`);
+    if (BELOW_ONE.has(String(k)) && v >= 1) throw new UsageError(`optimizer option ${String(k)} must be below 1 (got ${v})`);
   }
+  if ((cfg as { lr?: number }).lr === 0) throw new UsageError("optimizer option lr must be positive: at 0 nothing trains (to keep layers as they are, freeze them)");
 }
 
 /** One parameter to update: its stable key (`layer/weight`), the variable, its gradient and its learning-rate multiplier. */

@@ -7,8 +7,8 @@ import {
   MetricsLogger,
   ProgressCallback,
   ReportCallback,
-  writeFileAtomic,
 } from "./callbacks.js";
+import { isInterruptedWrite, writeFileAtomic } from "./atomic.js";
 import { isLockFile, lockRunDir, type RunLock } from "./run-lock.js";
 import { Trainer, type Callback, type TrainerOptions, type TrainResult } from "./trainer.js";
 
@@ -21,7 +21,7 @@ export interface TrainingRunOptions extends TrainerOptions {
   title?: string;
   /** Stop when the monitored metric has not improved for this many epochs (default: never). */
   earlyStoppingPatience?: number;
-  /** Continue from `<runDir>/checkpoints/last.ckpt`. */
+  /** Continue from `<runDir>/checkpoints/last.ckpt` (from the beginning when the run stopped before writing one). */
   resume?: boolean;
   /** Progress renderer (e.g. the CLI's bar on stderr). */
   progress?: ConstructorParameters<typeof ProgressCallback>[0];
@@ -53,17 +53,45 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
     throw new UsageError(`early-stopping patience must be a positive integer (got ${options.earlyStoppingPatience})`);
   }
   const trainer = new Trainer({ ...options, callbacks });
+  const createsDir = !options.resume && !(await isFile(runDir, "any"));
   let lock: RunLock | undefined;
+  let finished = false;
   try {
     lock = options.resume ? await lockRunDir(runDir) : await createEmptyLockedDir(runDir);
-    if (options.resume) await trainer.restore(checkpoints.lastPath);
-    else await writeFileAtomic(join(runDir, "config.json"), JSON.stringify(options.config, null, 2) + "\n");
+    await removeInterruptedWrites(runDir);
+    // A run stopped before its first checkpoint (a kill, a NaN in epoch 1) resumes from its beginning.
+    if (options.resume && (await isFile(checkpoints.lastPath))) await trainer.restore(checkpoints.lastPath);
+    else if (!options.resume) await writeFileAtomic(join(runDir, "config.json"), JSON.stringify(options.config, null, 2) + "\n");
     const result = await trainer.fit();
+    finished = true;
     return { ...result, runDir, lastCheckpoint: checkpoints.lastPath, bestCheckpoint: checkpoints.bestPath };
   } finally {
     trainer.dispose();
+    // A new run that failed before saving anything leaves nothing behind (not a directory that refuses a new run).
+    const leaveNothing = lock !== undefined && !finished && !options.resume && !(await isFile(checkpoints.lastPath));
+    if (leaveNothing) await removeRunContents(runDir);
     await lock?.release();
+    if (leaveNothing && createsDir) await rm(runDir, { recursive: true, force: true });
   }
+}
+
+/** True when `path` is a file (or, with `any`, when anything is there). */
+async function isFile(path: string, what: "file" | "any" = "file"): Promise<boolean> {
+  return stat(path).then((s) => what === "any" || s.isFile(), () => false);
+}
+
+/** Removes what killed writers left (the caller holds the lock, so no one is writing them now). */
+async function removeInterruptedWrites(runDir: string): Promise<void> {
+  for (const dir of [runDir, join(runDir, "checkpoints")]) {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    await Promise.all(names.filter(isInterruptedWrite).map((n) => rm(join(dir, n), { force: true })));
+  }
+}
+
+/** Removes everything in a run directory but its lock. */
+async function removeRunContents(runDir: string): Promise<void> {
+  const names = (await readdir(runDir).catch(() => [] as string[])).filter((n) => !isLockFile(n));
+  await Promise.all(names.map((n) => rm(join(runDir, n), { recursive: true, force: true })));
 }
 
 /** Creates `dir` (or takes it empty) and locks it; locked first, so two new runs cannot both find it empty. */
@@ -100,7 +128,7 @@ export async function runCheckpointPath(runDir: string, which: "best" | "last" =
   const candidates = which === "best" ? ["best.ckpt", "last.ckpt"] : ["last.ckpt"];
   for (const c of candidates) {
     const p = join(dir, c);
-    if (await stat(p).then((s) => s.isFile(), () => false)) return p;
+    if (await isFile(p)) return p;
   }
   throw new FtError(`${runDir} has no checkpoint (${candidates.join(" or ")} in checkpoints/): did its first epoch finish?`);
 }
@@ -117,6 +145,6 @@ export async function newRunDirName(parent: string, model: string, now = new Dat
   const base = join(parent, `${model}-${stamp}`);
   for (let i = 0; ; i++) {
     const candidate = i === 0 ? base : `${base}-${i}`;
-    if (!(await stat(candidate).then(() => true, () => false))) return candidate;
+    if (!(await isFile(candidate, "any"))) return candidate;
   }
 }

@@ -22,7 +22,10 @@ export interface EpochLog {
   images_per_sec: number;
 }
 
-/** Why training ended. `nan`: a non-finite loss or gradient was met; the update was not applied. */
+/**
+ * Why training ended. `nan`: a non-finite loss or gradient (the update was not applied), or at an epoch's end a
+ * non-finite validation loss or weight (the epoch was not saved).
+ */
 export type StopReason = "completed" | "early-stopping" | "nan" | "interrupted" | "max-steps";
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { Batch, BatchSource } from "../data/dataset.js";
-import { UsageError } from "../errors.js";
+import { FtError, UsageError } from "../errors.js";
 import { evaluate } from "../eval/evaluate.js";
 import type { EvalMetrics } from "../eval/metrics.js";
 import { applyBatchNormPolicy, type BatchNormPolicy } from "../finetune/batchnorm.js";
@@ -137,6 +137,9 @@ export class Trainer {
       best: null,
       wait: 0,
     };
+    // Every freeze phase is checked now, so that a bad one fails before the run directory exists.
+    for (const phase of options.unfreeze ?? []) applyFreeze(this.model, phase.freeze, options.headLayers);
+    applyFreeze(this.model, this.freezeFor(0), options.headLayers);
     this.dropoutClock = { seed: this.options.seed, pass: 0 };
     seedDropout(this.model, this.dropoutClock);
     applyBatchNormPolicy(this.model, this.options.batchNorm);
@@ -199,8 +202,25 @@ export class Trainer {
     }
   }
 
-  /** Writes weights, optimiser state and `state` to `path` (atomically). */
+  /**
+   * The first weight (trainable or not: BatchNorm's moving statistics too) holding a NaN or an infinity,
+   * by key; undefined when all are finite. One reduction per weight, read back once.
+   */
+  async nonFiniteWeight(): Promise<string | undefined> {
+    const weights = this.model.weights;
+    if (weights.length === 0) return undefined;
+    // 0·x is 0 for every finite x and NaN for NaN and ±Infinity.
+    const probe = tf.tidy(() => tf.stack(weights.map((w) => tf.sum(tf.mul(w.read(), 0)))));
+    const values = await probe.data();
+    probe.dispose();
+    const bad = values.findIndex((v) => v !== 0);
+    return bad < 0 ? undefined : weightKey(weights[bad]!);
+  }
+
+  /** Writes weights, optimiser state and `state` to `path` (atomically); non-finite weights are never written. */
   async saveCheckpoint(path: string): Promise<void> {
+    const bad = await this.nonFiniteWeight();
+    if (bad) throw new FtError(`not saving ${path}: weight "${bad}" is not finite (the previous checkpoint is kept)`);
     const meta: CheckpointMeta = {
       kind: "ft-checkpoint",
       state: this.state,
@@ -286,6 +306,12 @@ export class Trainer {
   private async endEpoch(callbacks: Callback[], val: BatchSource | undefined): Promise<void> {
     const r = this.state.running;
     const valMetrics = val ? await evaluate(this.model, val) : undefined;
+    const divergence = await this.divergence(r.lossSum / r.seen, valMetrics);
+    if (divergence) {
+      // Nothing of this epoch is logged or saved: the checkpoints keep the last good epoch.
+      this.stop("nan", `epoch ${this.state.epoch + 1}: ${divergence}`);
+      return;
+    }
     this.lastVal = valMetrics;
     const log: EpochLog = {
       epoch: this.state.epoch + 1,
@@ -303,6 +329,18 @@ export class Trainer {
     this.state.batch = 0;
     this.state.running = { lossSum: 0, correct: 0, seen: 0, seconds: 0 };
     for (const cb of callbacks) await cb.onEpochEnd?.(this, log, valMetrics);
+  }
+
+  /**
+   * What makes the model at an epoch's end unusable: a non-finite training or validation loss, or weight.
+   * (BatchNorm in training mode keeps the training loss finite while its moving statistics overflow, which
+   * only the validation loss and the weights show.)
+   */
+  private async divergence(loss: number, val: EvalMetrics | undefined): Promise<string | undefined> {
+    if (!Number.isFinite(loss)) return `the training loss is ${loss}`;
+    if (val && !Number.isFinite(val.logLoss)) return `the validation loss is ${val.logLoss}`;
+    const weight = await this.nonFiniteWeight();
+    return weight ? `weight "${weight}" is not finite` : undefined;
   }
 
   /** Improved-or-not bookkeeping for `best` checkpoints and early stopping. */

@@ -17,6 +17,8 @@ export interface CreateModelOptions extends BuildOptions {
   ordering?: DimOrdering;
   /** Load what matches and list the rest instead of refusing a partial match. */
   allowPartial?: boolean;
+  /** Accept a notop file (or record) for a model built with its top: see `LoadWeightsOptions.topOptional`. */
+  topOptional?: boolean;
   /**
    * Seed of the random initialisation with weights `"none"`: the same seed builds the same weights.
    * Without it they differ on every call.
@@ -80,6 +82,7 @@ export async function createModelWithReport(name: string, options: CreateModelOp
       includeTop,
       topLayers: spec.topLayers,
       allowPartial: options.allowPartial,
+      topOptional: options.topOptional,
     });
     return { model, spec, record, weightsPath: path, report };
   } catch (e) {
@@ -106,9 +109,9 @@ function withSeededMathRandom<T>(seed: number, fn: () => T): T {
 const WEIGHT_INIT_STREAM = 0x77696e69;
 
 /** Refuses, before any download, a record that cannot fill the model as built. */
-function checkRecordFits(spec: ModelSpec, record: WeightRecord, options: BuildOptions): void {
+function checkRecordFits(spec: ModelSpec, record: WeightRecord, options: CreateModelOptions): void {
   const includeTop = options.includeTop ?? true;
-  if (includeTop && !record.includeTop) {
+  if (includeTop && !record.includeTop && !options.topOptional) {
     throw new UsageError(`weights "${record.id}" have no classifier (notop file): build "${spec.name}" with includeTop false, or pick a record with the top`);
   }
   if (includeTop && options.classes !== undefined && record.classes !== undefined && options.classes !== record.classes) {

@@ -18,14 +18,20 @@ type H5wasm = typeof import("h5wasm/node");
 /** h5wasm (5 MB of wasm) is loaded on the first file opened, not when @ft/core is imported. */
 let h5: H5wasm | undefined;
 let ready: Promise<H5wasm> | undefined;
+/** Instances lost to an abort: the next file gets a fresh one (a module URL of its own). */
+let aborted = 0;
 
-/** Loads and initialises h5wasm (idempotent). */
+/** Loads and initialises h5wasm (idempotent until an abort). */
 function h5Ready(): Promise<H5wasm> {
-  ready ??= import("h5wasm/node").then(async (module) => {
-    await module.default.ready;
-    h5 = module;
-    return module;
-  });
+  ready ??= (aborted === 0 ? import("h5wasm/node") : (import(`${import.meta.resolve("h5wasm/node")}?instance=${aborted}`) as Promise<H5wasm>)).then(
+    async (module) => {
+      const instance = await module.default.ready;
+      // HDF5 errors become exceptions (turned into FtErrors below) instead of traces printed on stderr.
+      instance.activate_throwing_error_handler();
+      h5 = module;
+      return module;
+    },
+  );
   return ready;
 }
 
@@ -33,6 +39,59 @@ function h5Ready(): Promise<H5wasm> {
 function h5wasm(): H5wasm {
   if (!h5) throw new Error("h5wasm is used before openHdf5 loaded it");
   return h5;
+}
+
+/**
+ * Runs `read` on a file h5wasm has open, turning what HDF5 throws on a damaged file (h5wasm's "name not
+ * defined!", a TypeError on a missing object, the WebAssembly abort of a failed assertion) into an FtError
+ * naming the file. After an abort that instance of h5wasm is dead, so the next file loads another.
+ */
+export function readingHdf5<T>(path: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof FtError) throw e.message.includes(path) ? e : new FtError(`${path}: ${e.message}`, e.exitCode);
+    const message = hdf5Cause(String((e as Error)?.message ?? e));
+    if (e instanceof WebAssembly.RuntimeError || /^Aborted\(/.test(message)) {
+      aborted++;
+      h5 = undefined;
+      ready = undefined;
+      openFileBytes.clear();
+    }
+    throw new FtError(`${path}: the HDF5 file is damaged (${message}); fetch it again, or check it with h5dump`);
+  }
+}
+
+/**
+ * One line of what went wrong: an HDF5 error stack (`#000: … in H5Gopen2(): unable to open group`, …, down
+ * to the root cause) gives its last entry; other messages their first line.
+ */
+function hdf5Cause(text: string): string {
+  const entries = [...text.matchAll(/#\d+: .* in (\w+)\(\): (.*)$/gm)];
+  const last = entries[entries.length - 1];
+  return (last ? `${last[2]!.trim()} in ${last[1]}` : text.split("\n")[0]!).slice(0, 160);
+}
+
+/** Sizes of the files open now, by h5wasm file id (to bound what their datasets may declare). */
+const openFileBytes = new Map<bigint, number>();
+
+/** Deflate and its kin cannot expand data more than ~1032 times. */
+const MAX_COMPRESSION_RATIO = 1100;
+
+/**
+ * Refuses a dataset that declares more data than its file can hold (uncompressed: the file's size;
+ * with filters, that times the best compression ratio), before anything is allocated for it.
+ */
+export function checkDeclaredSize(path: string, dataset: Dataset, what: string): void {
+  const fileBytes = openFileBytes.get(dataset.file_id);
+  if (fileBytes === undefined) return;
+  readingHdf5(path, () => {
+    const declared = datasetShape(dataset).reduce((a, b) => a * b, 1) * dataset.metadata.size;
+    const limit = dataset.filters.length ? fileBytes * MAX_COMPRESSION_RATIO : fileBytes;
+    if (!(declared <= limit)) {
+      throw new FtError(`${path}: ${what} declares ${datasetShape(dataset).join("×")} values (${declared} bytes), more than a file of ${fileBytes} bytes can hold: the file is damaged`);
+    }
+  });
 }
 
 /** An open HDF5 file; call `close()` when done (datasets are read lazily through it). */
@@ -51,18 +110,21 @@ export interface Hdf5File {
 export async function openHdf5(path: string): Promise<Hdf5File> {
   const bytes = checkHdf5File(path);
   const { File } = (await h5Ready()).default;
-  const file: H5File = new File(path, "r");
+  const file: H5File = readingHdf5(path, () => new File(path, "r"));
   if (typeof file.file_id !== "bigint" || file.file_id < 0n) {
     throw new FtError(`${path}: HDF5 could not open this file (it has an HDF5 signature but is damaged or unsupported)`);
   }
   let open = true;
+  openFileBytes.set(file.file_id, bytes);
   return {
     path,
     bytes,
     root: file,
     close() {
-      if (open) file.close();
+      if (!open) return;
       open = false;
+      openFileBytes.delete(file.file_id);
+      readingHdf5(path, () => file.close());
     },
   };
 }

@@ -17,6 +17,8 @@ import {
   readFloat32,
   readFloat32Blocks,
   type Group,
+  readingHdf5,
+  checkDeclaredSize,
   type Hdf5File,
 } from "./hdf5.js";
 
@@ -102,9 +104,13 @@ export function weightedLayers(file: Pick<KerasWeightFile, "layers">): KerasLaye
 export async function readKerasWeights(path: string): Promise<KerasWeightFile> {
   const h5 = await openHdf5(path);
   try {
-    return describe(h5);
+    return readingHdf5(path, () => describe(h5));
   } catch (e) {
-    h5.close();
+    try {
+      h5.close();
+    } catch {
+      // The reader's own error says what is wrong with the file.
+    }
     throw e;
   }
 }
@@ -194,15 +200,16 @@ function makeWeight(path: string, group: Group, name: string, relPath: string, r
   if (!isNumericDataset(dataset)) throw new FtError(`${path}: weight "${name}" of layer "${layer}" is not numeric`);
   const shape = datasetShape(dataset);
   const size = shape.reduce((a, b) => a * b, 1);
+  checkDeclaredSize(path, dataset, `weight "${name}" of layer "${layer}"`);
   return {
     name,
     role,
     path: dataset.path,
     shape,
     size,
-    read: () => readFloat32(dataset),
-    readRows: (start, end) => readFloat32(dataset, start, end),
-    readBlocks: (rowsPerBlock, onBlock) => readFloat32Blocks(dataset, rowsPerBlock, onBlock),
+    read: () => readingHdf5(path, () => readFloat32(dataset)),
+    readRows: (start, end) => readingHdf5(path, () => readFloat32(dataset, start, end)),
+    readBlocks: (rowsPerBlock, onBlock) => readingHdf5(path, () => readFloat32Blocks(dataset, rowsPerBlock, onBlock)),
   };
 }
 

@@ -164,6 +164,20 @@ describe("loadWeights: top layers and partial loads", () => {
     expect(error.message).toMatch(/allowPartial/);
   });
 
+  it("topOptional (fine-tuning): a notop file fills a model with its top, whose top layers keep their initial weights", async () => {
+    const model = tinyModel();
+    const initialFc = model.getLayer("fc").getWeights()[0]!.dataSync().slice();
+    const report = await loadWeights(model, fixture("tiny_keras1_tf_notop.h5"), { topLayers: ["flatten", "fc"], topOptional: true });
+    expect(report.loaded).toEqual(["conv1", "bn1", "scale1"]);
+    expect(report.initialTop).toEqual(["fc"]);
+    expect(report.skipped).toEqual([]);
+    expect(snapshot(model)[0]).toEqual(reference.tiny.tf_weights.conv1![0]);
+    expect(model.getLayer("fc").getWeights()[0]!.dataSync()).toEqual(initialFc);
+    // Only top layers may be missing: the same file for a model missing a body layer is still refused.
+    const error = await loadError(tinyModel(), fixture("tiny_keras1_tf_notop.h5"), { topLayers: ["flatten"], topOptional: true });
+    expect(error.message).toMatch(/weighted layer\(s\) of the model are not in the file: fc/);
+  });
+
   it("allowPartial loads what matches and lists what was skipped", async () => {
     const model = tinyModel();
     const report = await loadWeights(model, fixture("tiny_keras1_tf_notop.h5"), { allowPartial: true });

@@ -23,6 +23,11 @@ export interface LoadWeightsOptions {
   includeTop?: boolean;
   /** Names of the model's top layers (`ModelSpec.topLayers`); for legacy files, the trailing layers are used. */
   topLayers?: readonly string[];
+  /**
+   * A model built with its top may take a notop file: the top layers the file lacks keep their initial
+   * weights (and are reported in `initialTop`). For fine-tuning, whose new head replaces the classifier.
+   */
+  topOptional?: boolean;
   /** Load what matches and list what did not, instead of refusing any unmatched layer. */
   allowPartial?: boolean;
   /** Called after each layer is assigned. */
@@ -50,6 +55,8 @@ export interface LoadReport {
   loaded: string[];
   /** Layers skipped on purpose (`includeTop: false`). */
   skippedTop: string[];
+  /** Top layers of the model that a notop file had no weights for (`topOptional`). */
+  initialTop: string[];
   /** Layers skipped because `allowPartial` was set. */
   skipped: SkippedLayer[];
   /** Layers whose Theano kernels were flipped/transposed. */
@@ -88,7 +95,7 @@ export async function loadWeights(model: tfl.LayersModel, pathOrFile: string | K
   const started = performance.now();
   const file = typeof pathOrFile === "string" ? await readKerasWeights(pathOrFile) : pathOrFile;
   try {
-    const { pairs, skippedTop, skipped } = matchLayers(model, file, options);
+    const { pairs, skippedTop, initialTop, skipped } = matchLayers(model, file, options);
 
     const expectedKernels = new Map<string, number[]>();
     for (const { layer, file: fl } of pairs) {
@@ -115,6 +122,7 @@ export async function loadWeights(model: tfl.LayersModel, pathOrFile: string | K
       orderingEvidence: detection.evidence.map((e) => `${e.ordering}: ${e.reason}`),
       loaded: [],
       skippedTop,
+      initialTop,
       skipped,
       convertedKernels: [],
       reorderedDense: [],
@@ -140,6 +148,7 @@ function matchLayers(model: tfl.LayersModel, file: KerasWeightFile, options: Loa
   const layers = modelLayers(model);
   const pairs: { layer: tfl.layers.Layer; file: KerasLayerWeights }[] = [];
   const skippedTop: string[] = [];
+  const initialTop: string[] = [];
   const unmatchedFile: string[] = [];
   const unmatchedModel: string[] = [];
 
@@ -147,8 +156,11 @@ function matchLayers(model: tfl.LayersModel, file: KerasWeightFile, options: Loa
     // Porting note: like Keras 0.x, position k of the file is layer k of the model, weightless ones
     // included; tfjs' InputLayer has no Keras 0.x counterpart and is not counted.
     let count = Math.min(layers.length, file.layers.length);
+    const missing = layers.slice(count).filter((l) => l.weights.length);
     if (!includeTop && file.layers.length > layers.length) {
       skippedTop.push(...file.layers.slice(layers.length).filter((l) => l.weights.length).map((l) => l.name));
+    } else if (options.topOptional && missing.length && missing.every((l) => topLayers.has(l.name))) {
+      initialTop.push(...missing.map((l) => l.name));
     } else if (file.layers.length !== layers.length) {
       const message = `${file.path}: the legacy file has ${file.layers.length} layers but the model has ${layers.length} (weightless layers count in both; the file's layers load by position)`;
       if (!options.allowPartial) {
@@ -171,7 +183,11 @@ function matchLayers(model: tfl.LayersModel, file: KerasWeightFile, options: Loa
       else if (!includeTop && topLayers.has(fl.name)) skippedTop.push(fl.name);
       else unmatchedFile.push(fl.name);
     }
-    for (const layer of layers) if (layer.weights.length && !inFile.has(layer.name)) unmatchedModel.push(layer.name);
+    for (const layer of layers) {
+      if (!layer.weights.length || inFile.has(layer.name)) continue;
+      if (options.topOptional && topLayers.has(layer.name)) initialTop.push(layer.name);
+      else unmatchedModel.push(layer.name);
+    }
   }
 
   const skipped: SkippedLayer[] = [
@@ -186,7 +202,7 @@ function matchLayers(model: tfl.LayersModel, file: KerasWeightFile, options: Loa
     lines.push("Pass allowPartial (--allow-partial) to load the matching layers and skip the rest.");
     throw new FtError(lines.join("\n"));
   }
-  return { pairs, skippedTop, skipped };
+  return { pairs, skippedTop, initialTop, skipped };
 }
 
 function unmatchedCause(fileOnly: string[], modelOnly: string[], matched: number, includeTop: boolean, topLayers: Set<string>): string {
