@@ -258,10 +258,29 @@ export async function imageFolderDataset(
   const { split = "train", ...rest } = options;
   const folder = await loadImageFolder(dir, rest);
   const dataset = split === "train" ? folder.train : folder.val;
+  if (split === "train" && dataset.examples.length > 0) checkTrainable(folder);
   if (dataset.examples.length === 0) {
     const what =
       split === "train" ? `no training images: expected ${join(folder.root, "train", "<class>", "<image>.jpg")}` : `no validation images: add ${join(folder.root, "val", "<class>", "…")} or use a valFraction > 0`;
     throw new FtError(`data folder ${folder.root} has ${what}`);
   }
   return { ...dataset, skipped: folder.skipped, valSource: folder.valSource };
+}
+
+/**
+ * A training split needs two classes or more, each with a readable image: a class whose files were all
+ * skipped would otherwise leave a model that never sees it.
+ */
+function checkTrainable(folder: ImageFolder): void {
+  if (folder.classes.length < 2) {
+    throw new FtError(`data folder ${folder.root} has one class (${folder.classes.join("")}): fine-tuning a classifier needs two or more class folders`);
+  }
+  const seen = new Set(folder.train.examples.map((e) => e.label));
+  const missing = folder.classes.filter((_, label) => !seen.has(label));
+  if (missing.length === 0) return;
+  const skippedIn = (name: string) => folder.skipped.filter((f) => f.path.startsWith(join(folder.train.name, name, "/")));
+  throw new FtError(
+    `class ${missing.map((c) => `"${c}"`).join(", ")} of ${folder.train.name} has no readable training image` +
+      missing.flatMap((c) => skippedIn(c).slice(0, 3).map((f) => `\n  skipped ${f.path}: ${f.reason}`)).join(""),
+  );
 }

@@ -3,7 +3,7 @@ import { FtError } from "../errors.js";
 import type { InputShape, PreprocessingMode } from "../spec.js";
 import type { DownloadProgress } from "../hub/download.js";
 import type { BatchSource, ImageDataset } from "./dataset.js";
-import { imageFolderDataset } from "./image-folder.js";
+import { imageFolderDataset, type SkippedFile } from "./image-folder.js";
 import { createBatchSource } from "./pipeline.js";
 
 /** Options of one split as a data source opens it. */
@@ -19,6 +19,8 @@ export interface OpenSplitOptions {
   optional?: boolean;
   /** Download progress, when the data set is fetched. */
   onProgress?: (progress: DownloadProgress) => void;
+  /** Each file left out of the data set (unreadable, not an image), with the reason. */
+  onSkip?: (file: SkippedFile) => void;
 }
 
 /**
@@ -44,6 +46,7 @@ export const IMAGE_FOLDER_SOURCE: DataSource = {
       if (options.optional && e instanceof FtError && /no validation images/.test(e.message)) return undefined;
       throw e;
     });
+    dataset?.skipped.forEach((file) => options.onSkip?.(file));
     return dataset && firstRoundRobin(dataset, options.count);
   },
 };
@@ -93,8 +96,8 @@ export interface OpenDataOptions {
   /** Open the training split (default true); false for evaluation. */
   train?: boolean;
   onProgress?: (progress: DownloadProgress) => void;
-  /** Called once for each image that cannot be decoded (it is skipped). */
-  onSkip?: (file: { path: string; reason: string }) => void;
+  /** Called once for each file left out: not an image, unreadable while listing, or failing to decode later. */
+  onSkip?: (file: SkippedFile) => void;
 }
 
 export interface OpenedData {
@@ -108,13 +111,20 @@ export interface OpenedData {
 export async function openData(config: OpenDataConfig, options: OpenDataOptions = {}): Promise<OpenedData> {
   const { data } = config;
   const source = dataSourceFor(data.source);
-  const split = { valFraction: data.valFraction, seed: config.seed, onProgress: options.onProgress };
+  // A file is reported once, though listing each split of a folder meets the folder's every file.
+  const reported = new Set<string>();
+  const onSkip = (file: SkippedFile) => {
+    if (reported.has(file.path)) return;
+    reported.add(file.path);
+    options.onSkip?.(file);
+  };
+  const split = { valFraction: data.valFraction, seed: config.seed, onProgress: options.onProgress, onSkip };
   const known = config.classNames?.length ? config.classNames : undefined;
   const wantTrain = options.train !== false;
   const trainSet = wantTrain ? await source.open(data.source, "train", { ...split, count: data.trainSize, classes: known }) : undefined;
   const valSet =
     data.valSize === 0 ? undefined : await source.open(data.source, "val", { ...split, count: data.valSize, classes: trainSet?.classes ?? known, optional: wantTrain });
-  const common = { batchSize: config.batchSize, imageSize: [config.inputShape[0], config.inputShape[1]] as [number, number], preprocessing: config.preprocess, seed: config.seed, onSkip: options.onSkip };
+  const common = { batchSize: config.batchSize, imageSize: [config.inputShape[0], config.inputShape[1]] as [number, number], preprocessing: config.preprocess, seed: config.seed, onSkip };
   const train = trainSet ? createBatchSource(trainSet, { ...common, shuffle: true, augment: data.augment }) : undefined;
   const val = valSet ? createBatchSource(valSet, { ...common, shuffle: false }) : undefined;
   return { train: (train ?? val)!, val, datasets: { train: trainSet, val: valSet } };

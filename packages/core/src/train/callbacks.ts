@@ -1,4 +1,4 @@
-import { link, mkdir, rename, rm } from "node:fs/promises";
+import { link, mkdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { temporaryPath, writeFileAtomic } from "./atomic.js";
 import { renderReport } from "./report.js";
@@ -79,17 +79,30 @@ export class CheckpointCallback implements Callback {
   get bestPath(): string {
     return join(this.dir, CHECKPOINT_FILES.best);
   }
-  async onTrainBegin(): Promise<void> {
+  async onTrainBegin(trainer: Trainer): Promise<void> {
     await mkdir(this.dir, { recursive: true });
+    // A run killed between writing an improved `last` and linking it as `best` resumes from that `last`:
+    // link it now, or `best` would stay an older epoch than the run's record of its best.
+    const best = trainer.state.best;
+    if (best && !trainer.midEpoch && best.epoch === trainer.state.history.length && (await this.sameFile(this.lastPath, this.bestPath)) === false) {
+      await this.linkBest();
+    }
   }
   async onEpochEnd(trainer: Trainer): Promise<void> {
     await trainer.saveCheckpoint(this.lastPath);
-    if (trainer.improved) {
-      const temp = temporaryPath(this.bestPath);
-      await rm(temp, { force: true });
-      await link(this.lastPath, temp);
-      await rename(temp, this.bestPath);
-    }
+    if (trainer.improved) await this.linkBest();
+  }
+  private async linkBest(): Promise<void> {
+    const temp = temporaryPath(this.bestPath);
+    await rm(temp, { force: true });
+    await link(this.lastPath, temp);
+    await rename(temp, this.bestPath);
+  }
+  /** Whether two paths are one file; undefined when `a` does not exist. */
+  private async sameFile(a: string, b: string): Promise<boolean | undefined> {
+    const [sa, sb] = await Promise.all([stat(a).catch(() => undefined), stat(b).catch(() => undefined)]);
+    if (!sa) return undefined;
+    return !!sb && sa.ino === sb.ino && sa.dev === sb.dev;
   }
   async onTrainEnd(trainer: Trainer, result: TrainResult): Promise<void> {
     if ((result.stopReason === "interrupted" || result.stopReason === "max-steps") && trainer.midEpoch) {

@@ -41,10 +41,12 @@ export interface TrainingRunResult extends TrainResult {
 export async function runTraining(options: TrainingRunOptions): Promise<TrainingRunResult> {
   const { runDir } = options;
   const checkpoints = new CheckpointCallback(runDir);
+  // The checkpoint is written before the epoch's metrics and report, so that after a crash no file
+  // claims an epoch the checkpoint does not hold (resuming rewrites them from the checkpoint's history).
   const callbacks: Callback[] = [
+    checkpoints,
     new MetricsLogger(runDir),
     ...(options.earlyStoppingPatience !== undefined ? [new EarlyStopping(options.earlyStoppingPatience)] : []),
-    checkpoints,
     new ReportCallback(runDir, options.title ?? `ft run ${runDir}`, options.config),
     ...(options.progress ? [new ProgressCallback(options.progress)] : []),
     ...(options.callbacks ?? []),
@@ -98,6 +100,7 @@ async function removeRunContents(runDir: string): Promise<void> {
 async function createEmptyLockedDir(dir: string): Promise<RunLock> {
   await mkdir(dir, { recursive: true });
   const lock = await lockRunDir(dir);
+  await removeInterruptedWrites(dir);
   const existing = (await readdir(dir)).filter((name) => !isLockFile(name));
   if (existing.length > 0) {
     await lock.release();
