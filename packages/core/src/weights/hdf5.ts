@@ -2,63 +2,81 @@
  * Thin, read-only access to HDF5 files through h5wasm: open with real validation, read string and
  * numeric attributes whatever their HDF5 encoding, and read float datasets one at a time.
  *
- * h5wasm returns a file id of -1 instead of throwing for a missing, non-HDF5 or truncated file (and
- * prints the HDF5 error stack), so files are checked here before h5wasm ever sees them.
+ * h5wasm runs in a worker thread (`hdf5-thread.ts`), so that a damaged file that loops or aborts HDF5
+ * ends in an FtError rather than a hung or dead process. Files are checked here (signature, size) before
+ * h5wasm ever sees them, and a dataset's declared size is checked against its file before it is read.
  */
 import { closeSync, openSync, readSync, statSync } from "node:fs";
-import type { Dataset, File as H5File, Group } from "h5wasm/node";
 import { FtError } from "../errors.js";
-
-export type { Dataset, Group };
+import { callHdf5, currentThread, Hdf5CallError } from "./hdf5-thread.js";
 
 /** HDF5 format signature; the superblock sits at offset 0, 512, 1024, 2048, … */
 const SIGNATURE = Uint8Array.of(0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a);
 
-type H5wasm = typeof import("h5wasm/node");
-/** h5wasm (5 MB of wasm) is loaded on the first file opened, not when @ft/core is imported. */
-let h5: H5wasm | undefined;
-let ready: Promise<H5wasm> | undefined;
-/** Instances lost to an abort: the next file gets a fresh one (a module URL of its own). */
-let aborted = 0;
-
-/** Loads and initialises h5wasm (idempotent until an abort). */
-function h5Ready(): Promise<H5wasm> {
-  ready ??= (aborted === 0 ? import("h5wasm/node") : (import(`${import.meta.resolve("h5wasm/node")}?instance=${aborted}`) as Promise<H5wasm>)).then(
-    async (module) => {
-      const instance = await module.default.ready;
-      // HDF5 errors become exceptions (turned into FtErrors below) instead of traces printed on stderr.
-      instance.activate_throwing_error_handler();
-      h5 = module;
-      return module;
-    },
-  );
-  return ready;
+/** A file open in the HDF5 worker. */
+interface OpenFile {
+  id: number;
+  path: string;
+  bytes: number;
+  /** The worker it is open in: a worker ended by another file's hang or abort took it along. */
+  thread: object | undefined;
 }
 
-/** The loaded h5wasm: every Group and Dataset comes from a file that `openHdf5` opened, so it is loaded. */
-function h5wasm(): H5wasm {
-  if (!h5) throw new Error("h5wasm is used before openHdf5 loaded it");
-  return h5;
+/** A group of an open file, by its path in the file. */
+export interface Group {
+  file: OpenFile;
+  path: string;
+}
+
+/** A dataset of an open file, with its header. */
+export interface Dataset extends Group {
+  shape: number[];
+  /** HDF5 type class (0 integer, 1 float, …) and element size in bytes. */
+  type: number;
+  size: number;
+  /** Number of filters (compression) in its pipeline. */
+  filters: number;
+}
+
+/** An open HDF5 file; call `close()` when done (datasets are read lazily through it). */
+export interface Hdf5File {
+  path: string;
+  /** Size of the file in bytes. */
+  bytes: number;
+  root: Group;
+  close(): void;
+}
+
+/** One call to the worker on `file`, its failures as FtErrors naming the file. */
+function call<T>(file: OpenFile, op: string, ...args: unknown[]): T {
+  if (file.thread !== currentThread()) {
+    throw new FtError(`${file.path}: the HDF5 reader was restarted after another file damaged it; open this file again`);
+  }
+  try {
+    return callHdf5<T>(op, [file.id, ...args]);
+  } catch (e) {
+    throw damaged(file.path, e);
+  }
+}
+
+/** What HDF5 reported, as an FtError naming the file. */
+function damaged(path: string, e: unknown): FtError {
+  if (e instanceof FtError) return e;
+  const kind = e instanceof Hdf5CallError ? e.kind : "error";
+  const cause = kind === "aborted" ? "the HDF5 library aborted" : hdf5Cause(String((e as Error)?.message ?? e));
+  return new FtError(`${path}: the HDF5 file is damaged (${cause}); fetch it again, or check it with h5dump`);
 }
 
 /**
- * Runs `read` on a file h5wasm has open, turning what HDF5 throws on a damaged file (h5wasm's "name not
- * defined!", a TypeError on a missing object, the WebAssembly abort of a failed assertion) into an FtError
- * naming the file. After an abort that instance of h5wasm is dead, so the next file loads another.
+ * Runs `read` over a file's structure, turning anything but an FtError (a TypeError on a value a damaged
+ * file lacks, say) into one naming the file; an FtError is given the file's name if it lacks it.
  */
 export function readingHdf5<T>(path: string, read: () => T): T {
   try {
     return read();
   } catch (e) {
     if (e instanceof FtError) throw e.message.includes(path) ? e : new FtError(`${path}: ${e.message}`, e.exitCode);
-    const message = hdf5Cause(String((e as Error)?.message ?? e));
-    if (e instanceof WebAssembly.RuntimeError || /^Aborted\(/.test(message)) {
-      aborted++;
-      h5 = undefined;
-      ready = undefined;
-      openFileBytes.clear();
-    }
-    throw new FtError(`${path}: the HDF5 file is damaged (${message}); fetch it again, or check it with h5dump`);
+    throw damaged(path, e);
   }
 }
 
@@ -72,9 +90,6 @@ function hdf5Cause(text: string): string {
   return (last ? `${last[2]!.trim()} in ${last[1]}` : text.split("\n")[0]!).slice(0, 160);
 }
 
-/** Sizes of the files open now, by h5wasm file id (to bound what their datasets may declare). */
-const openFileBytes = new Map<bigint, number>();
-
 /** Deflate and its kin cannot expand data more than ~1032 times. */
 const MAX_COMPRESSION_RATIO = 1100;
 
@@ -83,24 +98,11 @@ const MAX_COMPRESSION_RATIO = 1100;
  * with filters, that times the best compression ratio), before anything is allocated for it.
  */
 export function checkDeclaredSize(path: string, dataset: Dataset, what: string): void {
-  const fileBytes = openFileBytes.get(dataset.file_id);
-  if (fileBytes === undefined) return;
-  readingHdf5(path, () => {
-    const declared = datasetShape(dataset).reduce((a, b) => a * b, 1) * dataset.metadata.size;
-    const limit = dataset.filters.length ? fileBytes * MAX_COMPRESSION_RATIO : fileBytes;
-    if (!(declared <= limit)) {
-      throw new FtError(`${path}: ${what} declares ${datasetShape(dataset).join("×")} values (${declared} bytes), more than a file of ${fileBytes} bytes can hold: the file is damaged`);
-    }
-  });
-}
-
-/** An open HDF5 file; call `close()` when done (datasets are read lazily through it). */
-export interface Hdf5File {
-  path: string;
-  /** Size of the file in bytes. */
-  bytes: number;
-  root: Group;
-  close(): void;
+  const declared = dataset.shape.reduce((a, b) => a * b, 1) * dataset.size;
+  const limit = dataset.filters ? dataset.file.bytes * MAX_COMPRESSION_RATIO : dataset.file.bytes;
+  if (!(declared <= limit)) {
+    throw new FtError(`${path}: ${what} declares ${dataset.shape.join("×")} values (${declared} bytes), more than a file of ${dataset.file.bytes} bytes can hold: the file is damaged`);
+  }
 }
 
 /**
@@ -109,22 +111,24 @@ export interface Hdf5File {
  */
 export async function openHdf5(path: string): Promise<Hdf5File> {
   const bytes = checkHdf5File(path);
-  const { File } = (await h5Ready()).default;
-  const file: H5File = readingHdf5(path, () => new File(path, "r"));
-  if (typeof file.file_id !== "bigint" || file.file_id < 0n) {
-    throw new FtError(`${path}: HDF5 could not open this file (it has an HDF5 signature but is damaged or unsupported)`);
+  let id: number;
+  try {
+    id = callHdf5<number>("open", [path]);
+  } catch (e) {
+    throw damaged(path, e);
   }
+  if (id < 0) throw new FtError(`${path}: HDF5 could not open this file (it has an HDF5 signature but is damaged or unsupported)`);
+  const file: OpenFile = { id, path, bytes, thread: currentThread() };
   let open = true;
-  openFileBytes.set(file.file_id, bytes);
   return {
     path,
     bytes,
-    root: file,
+    root: { file, path: "/" },
     close() {
       if (!open) return;
       open = false;
-      openFileBytes.delete(file.file_id);
-      readingHdf5(path, () => file.close());
+      // A file whose worker ended has nothing left to close.
+      if (file.thread === currentThread()) call(file, "close");
     },
   };
 }
@@ -187,36 +191,35 @@ function superblockEndOfFile(head: Buffer): number | undefined {
 }
 
 /** Names of the attributes of a group or dataset. */
-export function attrNames(node: Group | Dataset): string[] {
-  return Object.keys(node.attrs);
+export function attrNames(node: Group): string[] {
+  return call<string[]>(node.file, "attrNames", node.path);
 }
 
 /** Whether the node has the attribute. */
-export function hasAttr(node: Group | Dataset, name: string): boolean {
-  return Object.prototype.hasOwnProperty.call(node.attrs, name);
+export function hasAttr(node: Group, name: string): boolean {
+  return attrNames(node).includes(name);
 }
 
 /**
  * A string-list attribute (fixed-length byte strings in old files, variable-length UTF-8 in newer
  * h5py, scalar or 1-D); `undefined` when absent.
  */
-export function attrStrings(node: Group | Dataset, name: string): string[] | undefined {
+export function attrStrings(node: Group, name: string): string[] | undefined {
   if (!hasAttr(node, name)) return undefined;
-  const value = node.attrs[name]!.value;
-  return toStrings(value, name);
+  return toStrings(call(node.file, "attr", node.path, name), name);
 }
 
 /** A single-string attribute; `undefined` when absent. */
-export function attrString(node: Group | Dataset, name: string): string | undefined {
+export function attrString(node: Group, name: string): string | undefined {
   const list = attrStrings(node, name);
   if (list === undefined) return undefined;
   return list.join("");
 }
 
 /** A numeric scalar attribute (integer or float); `undefined` when absent. */
-export function attrNumber(node: Group | Dataset, name: string): number | undefined {
+export function attrNumber(node: Group, name: string): number | undefined {
   if (!hasAttr(node, name)) return undefined;
-  const value = node.attrs[name]!.value;
+  const value = call<unknown>(node.file, "attr", node.path, name);
   if (typeof value === "number") return value;
   if (typeof value === "bigint") return Number(value);
   if (ArrayBuffer.isView(value) && (value as unknown as ArrayLike<unknown>).length === 1) {
@@ -243,85 +246,51 @@ function stripNul(bytes: Uint8Array | Int8Array): Uint8Array {
   return end < 0 ? u : u.subarray(0, end);
 }
 
+const childPath = (group: Group, path: string) => (group.path === "/" ? `/${path}` : `${group.path}/${path}`);
+
 /** The dataset at `path` (relative to `group`), or `undefined` when absent or not a dataset. */
 export function getDataset(group: Group, path: string): Dataset | undefined {
-  const entity = group.get(path);
-  return entity instanceof h5wasm().default.Dataset ? entity : undefined;
+  const full = childPath(group, path);
+  if (call<string | undefined>(group.file, "kind", full) !== "dataset") return undefined;
+  const header = call<{ shape: number[]; type: number; size: number; filters: number }>(group.file, "dataset", full);
+  return { file: group.file, path: full, ...header };
 }
 
 /** The group at `path` (relative to `group`), or `undefined` when absent or not a group. */
 export function getGroup(group: Group, path: string): Group | undefined {
-  const entity = group.get(path);
-  return entity instanceof h5wasm().default.Group ? entity : undefined;
+  const full = childPath(group, path);
+  return call<string | undefined>(group.file, "kind", full) === "group" ? { file: group.file, path: full } : undefined;
+}
+
+/** Names of a group's members. */
+export function groupKeys(group: Group): string[] {
+  return call<string[]>(group.file, "keys", group.path);
 }
 
 /** Shape of a dataset (`[]` for a scalar). */
 export function datasetShape(dataset: Dataset): number[] {
-  return dataset.shape ?? [];
+  return dataset.shape;
 }
 
 /** Whether a dataset holds integer or floating-point numbers (what a weight must be). */
 export function isNumericDataset(dataset: Dataset): boolean {
-  const m = dataset.metadata;
-  return m.type === 0 || m.type === 1;
+  return dataset.type === 0 || dataset.type === 1;
 }
 
-/**
- * Reads rows `[start, end)` along axis 0 of a numeric dataset (all of it by default) as a new
- * Float32Array. h5wasm frees its wasm buffer before returning; the caller owns the result.
- */
+/** Reads rows `[start, end)` along axis 0 of a numeric dataset (all of it by default) as a new Float32Array. */
 export function readFloat32(dataset: Dataset, start?: number, end?: number): Float32Array {
-  const shape = datasetShape(dataset);
+  const shape = dataset.shape;
   const whole = start === undefined || shape.length === 0 || (start === 0 && (end ?? shape[0]) >= shape[0]!);
-  let value: unknown;
-  try {
-    value = whole ? dataset.value : dataset.slice([[start!, end ?? shape[0]!]]);
-  } catch (e) {
-    throw new FtError(`${dataset.path}: could not read the dataset (${(e as Error).message}); the file may be damaged`);
-  }
-  if (value instanceof Float32Array) return value;
-  if (typeof value === "number") return Float32Array.of(value);
-  if (typeof value === "bigint") return Float32Array.of(Number(value));
-  if (value instanceof BigInt64Array || value instanceof BigUint64Array) return Float32Array.from(value, Number);
-  if (ArrayBuffer.isView(value)) return Float32Array.from(value as unknown as ArrayLike<number>);
-  throw new FtError(`${dataset.path}: dataset is not numeric and cannot be a weight`);
+  return call<Float32Array>(dataset.file, "read", dataset.path, ...(whole ? [] : [start, end ?? shape[0]!]));
 }
 
-/**
- * Streams a numeric dataset in blocks of at most `rowsPerBlock` rows along axis 0. Float32 data is
- * read into one reused wasm buffer and handed over as a view into wasm memory (valid only during
- * the callback), so no JS copy is made per block; other types go through `readFloat32`.
- */
+/** Streams a numeric dataset in blocks of at most `rowsPerBlock` rows along axis 0 (each a new Float32Array). */
 export function readFloat32Blocks(dataset: Dataset, rowsPerBlock: number, onBlock: (block: Float32Array, start: number, end: number) => void): void {
-  const shape = datasetShape(dataset);
-  const m = dataset.metadata;
-  const rows = shape.length ? shape[0]! : 1;
+  const rows = dataset.shape.length ? dataset.shape[0]! : 1;
   const step = Math.max(1, Math.floor(rowsPerBlock));
-  if (shape.length === 0 || !(m.type === 1 && m.size === 4)) {
-    for (let start = 0; start < rows; start += step) {
-      const end = Math.min(rows, start + step);
-      onBlock(readFloat32(dataset, start, end), start, end);
-    }
-    return;
-  }
-  const rowSize = shape.slice(1).reduce((a, b) => a * b, 1);
-  const blockValues = Math.min(rows, step) * rowSize;
-  if (blockValues === 0) return;
-  const { Module } = h5wasm();
-  const ptr = Module._malloc(blockValues * 4);
-  if (!ptr) throw new FtError(`${dataset.path}: could not allocate ${blockValues * 4} bytes in the HDF5 reader's memory`);
-  try {
-    for (let start = 0; start < rows; start += step) {
-      const end = Math.min(rows, start + step);
-      const count = [BigInt(end - start), ...shape.slice(1).map(BigInt)];
-      const offset = [BigInt(start), ...shape.slice(1).map(() => 0n)];
-      const strides = shape.map(() => 1n);
-      const status = Module.get_dataset_data(dataset.file_id, dataset.path, count, offset, strides, BigInt(ptr));
-      if (status < 0) throw new FtError(`${dataset.path}: could not read rows ${start}–${end} (the file may be damaged)`);
-      // The heap may have grown during the read: take the view afterwards.
-      onBlock(new Float32Array(Module.HEAPU8.buffer, ptr, (end - start) * rowSize), start, end);
-    }
-  } finally {
-    Module._free(ptr);
+  if (dataset.shape.length === 0) return onBlock(readFloat32(dataset), 0, 1);
+  for (let start = 0; start < rows; start += step) {
+    const end = Math.min(rows, start + step);
+    onBlock(readFloat32(dataset, start, end), start, end);
   }
 }

@@ -18,6 +18,7 @@ import {
   readFloat32Blocks,
   type Group,
   readingHdf5,
+  groupKeys,
   checkDeclaredSize,
   type Hdf5File,
 } from "./hdf5.js";
@@ -139,7 +140,7 @@ function describe(h5: Hdf5File): KerasWeightFile {
     layout = "keras1"; // refined below
   } else {
     throw new FtError(
-      `${h5.path}: an HDF5 file, but not a Keras weight file (no "layer_names", "nb_layers" or "model_weights"); root holds: ${root.keys().slice(0, 10).join(", ") || "nothing"}`,
+      `${h5.path}: an HDF5 file, but not a Keras weight file (no "layer_names", "nb_layers" or "model_weights"); root holds: ${groupKeys(root).slice(0, 10).join(", ") || "nothing"}`,
     );
   }
   const kerasVersion = attrString(container, "keras_version") ?? attrString(root, "keras_version");
@@ -207,9 +208,9 @@ function makeWeight(path: string, group: Group, name: string, relPath: string, r
     path: dataset.path,
     shape,
     size,
-    read: () => readingHdf5(path, () => readFloat32(dataset)),
-    readRows: (start, end) => readingHdf5(path, () => readFloat32(dataset, start, end)),
-    readBlocks: (rowsPerBlock, onBlock) => readingHdf5(path, () => readFloat32Blocks(dataset, rowsPerBlock, onBlock)),
+    read: () => readFloat32(dataset),
+    readRows: (start, end) => readFloat32(dataset, start, end),
+    readBlocks: (rowsPerBlock, onBlock) => readFloat32Blocks(dataset, rowsPerBlock, onBlock),
   };
 }
 

@@ -59,7 +59,7 @@ function interceptWrites(point: string): void {
       await write(...args);
       await handle.sync();
       die();
-    }) as typeof handle.write;
+    }) as unknown as typeof handle.write;
     return handle;
   }) as typeof fsp.open;
   // best.ckpt is linked to last.ckpt under a temporary name, then renamed: its "write" is the link.
