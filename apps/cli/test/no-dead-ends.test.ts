@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { PYTHON } from "@ft/test-support/system";
@@ -87,5 +87,30 @@ describe("Ctrl-C", () => {
     expect(stderr).toMatch(/interrupted; the position is saved: continue with ft train --resume \S+sigint/);
     expect(code).toBe(130);
     expect(readdirSync(join(runDir, "checkpoints"))).toContain("last.ckpt");
+  });
+});
+
+describe("a damaged weight file", () => {
+  it("gives weights inspect, convert and train one line naming the file, never a stack trace", async () => {
+    const original = readFileSync(TINY_TF);
+    const zeroed = join(root, "zeroed-half.h5");
+    writeFileSync(zeroed, Buffer.concat([original.subarray(0, original.length >> 1), Buffer.alloc(original.length - (original.length >> 1))]));
+    const header = join(root, "header-edit.h5");
+    const edited = Buffer.from(original);
+    edited.fill(0xff, 800, 880);
+    writeFileSync(header, edited);
+    for (const file of [zeroed, header]) {
+      const runs = [
+        await runCli(["weights", "inspect", file]),
+        await runCli(["convert", file, "--model", "clitiny", "--out", join(root, "converted")]),
+        await runCli(["train", "clitiny", ...small, "--image-size", "8", "--weights", file, "--run-dir", join(root, "damaged-run")]),
+      ];
+      for (const r of runs) {
+        expect(r.code, r.stderr).toBe(1);
+        expect(r.stderr).toContain(`ft: ${file}: `);
+        expect(r.stderr).not.toMatch(/\n\s+at |HDF5-DIAG|Aborted/);
+      }
+      expect(existsSync(join(root, "damaged-run"))).toBe(false);
+    }
   });
 });

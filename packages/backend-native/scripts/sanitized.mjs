@@ -1,4 +1,6 @@
-// Runs a command with the sanitized addon: `node scripts/sanitized.mjs asan -- vitest run src/kernels.test.ts`.
+// Runs a command with the sanitized addon: `node scripts/sanitized.mjs asan -- node ../../node_modules/vitest/vitest.mjs run`
+// (node itself, not a shell shim: the sanitizer runtime is preloaded into every process the command starts, and
+// ThreadSanitizer aborts in /bin/sh).
 // The command's exit status is this script's; a sanitizer report ends the command with a non-zero status.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";

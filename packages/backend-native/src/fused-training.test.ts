@@ -6,7 +6,7 @@ import { nativeUnavailable, skipReason } from "./test-utils/compare.js";
 import { random } from "@ft/test-support/random";
 import { relativeError } from "@ft/test-support/tolerance";
 
-process.env.FT_NATIVE_LOOP_THREADS = "2";
+process.env.FT_NATIVE_LOOP_THREADS ??= "2"; // (the ThreadSanitizer run sets 1: see scripts/sanitizers.mjs)
 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 

@@ -55,12 +55,12 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
     throw new UsageError(`early-stopping patience must be a positive integer (got ${options.earlyStoppingPatience})`);
   }
   const trainer = new Trainer({ ...options, callbacks });
-  const createsDir = !options.resume && !(await isFile(runDir, "any"));
+  const createsDir = !options.resume && !(await pathExists(runDir));
   let lock: RunLock | undefined;
   let finished = false;
   try {
     lock = options.resume ? await lockRunDir(runDir) : await createEmptyLockedDir(runDir);
-    await removeInterruptedWrites(runDir);
+    if (options.resume) await removeInterruptedWrites(runDir);
     // A run stopped before its first checkpoint (a kill, a NaN in epoch 1) resumes from its beginning.
     if (options.resume && (await isFile(checkpoints.lastPath))) await trainer.restore(checkpoints.lastPath);
     else if (!options.resume) await writeFileAtomic(join(runDir, "config.json"), JSON.stringify(options.config, null, 2) + "\n");
@@ -77,9 +77,12 @@ export async function runTraining(options: TrainingRunOptions): Promise<Training
   }
 }
 
-/** True when `path` is a file (or, with `any`, when anything is there). */
-async function isFile(path: string, what: "file" | "any" = "file"): Promise<boolean> {
-  return stat(path).then((s) => what === "any" || s.isFile(), () => false);
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isFile(), () => false);
+}
+
+async function pathExists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
 }
 
 /** Removes what killed writers left (the caller holds the lock, so no one is writing them now). */
@@ -148,6 +151,6 @@ export async function newRunDirName(parent: string, model: string, now = new Dat
   const base = join(parent, `${model}-${stamp}`);
   for (let i = 0; ; i++) {
     const candidate = i === 0 ? base : `${base}-${i}`;
-    if (!(await isFile(candidate, "any"))) return candidate;
+    if (!(await pathExists(candidate))) return candidate;
   }
 }
