@@ -36,3 +36,9 @@ export const hasH5py = requirement(
   "python3-h5py",
   spawnSync(PYTHON, ["-c", "import h5py, numpy"]).status === 0 ? undefined : `${PYTHON} cannot import h5py and numpy`,
 );
+
+/** Python 3 with PyTorch (Debian python3-torch) as well: the independent reference of numerical tests. */
+export const hasTorch = requirement(
+  "python3-torch and python3-h5py",
+  spawnSync(PYTHON, ["-c", "import torch, h5py, numpy"]).status === 0 ? undefined : `${PYTHON} cannot import torch, h5py and numpy`,
+);

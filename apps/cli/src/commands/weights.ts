@@ -21,6 +21,7 @@ import {
   weightCacheState,
   weightSource,
   type DownloadProgress,
+  type OrderingDetection,
   type ModelSpec,
   type WeightFileCheck,
   type WeightRecord,
@@ -127,15 +128,17 @@ export function weightsCommand(program: Command): void {
         `layout      ${info.layout} (${LAYOUT_DESCRIPTIONS[info.layout] ?? info.layout})`,
         `keras       ${info.kerasVersion ?? `${info.kerasMajor}.x (no keras_version attribute)`}`,
         `backend     ${info.backend ?? "(not recorded)"}`,
-        `ordering    ${info.ordering.ordering ?? "undecided"}${info.ordering.evidence.length ? ` (${info.ordering.evidence.map((e) => e.reason).join("; ")})` : ""}`,
+        `ordering    ${info.ordering.ordering ?? "undecided"}${info.ordering.decidedBy ? ` (decided by the ${info.ordering.decidedBy.replace(/^(\w+): /, "$1 evidence: ")})` : ""}`,
+        ...info.ordering.evidence.map((e) => `            ${e.strength.padEnd(8)} ${e.ordering}: ${e.reason}`),
         ...(info.ordering.problem ? [`            ${info.ordering.problem}`] : []),
+        `dtypes      ${dtypeSummary(info)}`,
         `layers      ${info.layers.length} listed, ${weighted.length} with weights`,
         `parameters  ${info.totalParams.toLocaleString("en-US")} (${formatBytes(info.totalBytes)} as float32)`,
         "",
       ];
       process.stdout.write(lines.join("\n") + "\n");
-      const rows = weighted.flatMap((l) => l.weights.map((w, i) => [i === 0 ? l.name : "", w.name, `(${w.shape.join(", ")})`, w.size.toLocaleString("en-US")]));
-      process.stdout.write(table(["layer", "weight", "shape", "params"], rows));
+      const rows = weighted.flatMap((l) => l.weights.map((w, i) => [i === 0 ? l.name : "", w.name, `(${w.shape.join(", ")})`, w.dtype, w.size.toLocaleString("en-US")]));
+      process.stdout.write(table(["layer", "weight", "shape", "dtype", "params"], rows));
     });
 }
 
@@ -154,8 +157,8 @@ export interface WeightFileInfo {
   kerasVersion?: string;
   kerasMajor: number;
   backend?: string;
-  ordering: { ordering?: "th" | "tf"; evidence: { ordering: string; strong: boolean; reason: string }[]; problem?: string };
-  layers: { name: string; index: number; weights: { name: string; shape: number[]; size: number }[] }[];
+  ordering: OrderingDetection;
+  layers: { name: string; index: number; weights: { name: string; shape: number[]; dtype: string; size: number }[] }[];
   totalParams: number;
   /** Bytes of the weights as float32. */
   totalBytes: number;
@@ -172,13 +175,21 @@ export async function inspectWeightFile(path: string): Promise<WeightFileInfo> {
       kerasMajor: file.kerasMajor,
       backend: file.backend,
       ordering: detectOrdering(file),
-      layers: file.layers.map((l) => ({ name: l.name, index: l.index, weights: l.weights.map((w) => ({ name: w.name, shape: [...w.shape], size: w.size })) })),
+      layers: file.layers.map((l) => ({ name: l.name, index: l.index, weights: l.weights.map((w) => ({ name: w.name, shape: [...w.shape], dtype: w.dtype, size: w.size })) })),
       totalParams: file.totalValues,
       totalBytes: file.totalValues * 4,
     };
   } finally {
     file.close();
   }
+}
+
+/** `float32 (12 arrays)`, or each dtype with its count when the file mixes them. */
+function dtypeSummary(info: WeightFileInfo): string {
+  const counts = new Map<string, number>();
+  for (const l of info.layers) for (const w of l.weights) counts.set(w.dtype, (counts.get(w.dtype) ?? 0) + 1);
+  if (counts.size === 0) return "(no weights)";
+  return [...counts].map(([dtype, n]) => `${dtype} (${n} array${n > 1 ? "s" : ""})`).join(", ") + (counts.size > 1 || !counts.has("float32") ? "; read as float32" : "");
 }
 
 function modelsMatching(pattern: string | undefined): ModelSpec[] {

@@ -24,21 +24,27 @@ const PASS_THROUGH = new Set(["Dropout", "Activation", "GaussianNoise", "Gaussia
 
 /**
  * The conversion weight `index` of `layer` needs when the file holds `ordering` kernels written by Keras
- * `kerasMajor`, or why it cannot be converted.
+ * `kerasMajor`, or why it cannot be converted. `flattenedChannelsFirst`: the file's Dense layers after a
+ * Flatten of a 2-D map hold channels-first rows (by default: Keras 0/1 th files).
  *
  * Porting notes: BatchNormalization arrays are copied as they are: Keras 1.0.6+ stores the variance
  * under the name `running_std` (files of Keras <= 1.0.5, which held a real std, are not supported).
  * Keras 2 files saved under Theano keep (kh, kw, in, out) kernels that only need the flip; their Dense
- * rows are assumed to be in channels-last order (Keras 2's default `image_data_format`).
+ * rows are in channels-last order unless the model's config says channels-first (`flattenedChannelsFirst`).
  */
-export function conversionFor(layer: tfl.layers.Layer, index: number, ordering: DimOrdering, kerasMajor: 0 | 1 | 2): { conversion: WeightConversion } | { problem: string } {
+export function conversionFor(
+  layer: tfl.layers.Layer,
+  index: number,
+  ordering: DimOrdering,
+  kerasMajor: 0 | 1 | 2,
+  flattenedChannelsFirst = ordering === "th" && kerasMajor < 2,
+): { conversion: WeightConversion } | { problem: string } {
   const shape = layer.weights[index]!.shape;
-  if (ordering !== "th") return { conversion: { kind: "copy" } };
-  if (shape.length === 4) {
+  if (ordering === "th" && shape.length === 4) {
     if (layer.getClassName() !== "Conv2D") return { problem: `cannot convert a Theano kernel for a ${layer.getClassName()} layer (only Conv2D is supported)` };
     return { conversion: { kind: kerasMajor < 2 ? "theano-kernel" : "flip-kernel" } };
   }
-  if (kerasMajor < 2 && shape.length === 2 && layer.getClassName() === "Dense" && index === 0) {
+  if (flattenedChannelsFirst && shape.length === 2 && layer.getClassName() === "Dense" && index === 0) {
     const feature = flattenedFeatureShape(layer);
     if (feature && feature[0] * feature[1] > 1) return { conversion: { kind: "channels-first-dense", featureShape: feature } };
   }

@@ -66,7 +66,7 @@ const ops = {
   keys: (id, path) => node(id, path).keys(),
   dataset(id, path) {
     const d = node(id, path);
-    return { shape: d.shape ?? [], type: d.metadata.type, size: d.metadata.size, filters: d.filters.length };
+    return { shape: d.shape ?? [], type: d.metadata.type, size: d.metadata.size, signed: d.metadata.signed !== false, filters: d.filters.length };
   },
   read(id, path, start, end) {
     const d = node(id, path);

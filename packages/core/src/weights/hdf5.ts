@@ -34,6 +34,8 @@ export interface Dataset extends Group {
   /** HDF5 type class (0 integer, 1 float, …) and element size in bytes. */
   type: number;
   size: number;
+  /** Whether an integer type is signed. */
+  signed: boolean;
   /** Number of filters (compression) in its pipeline. */
   filters: number;
 }
@@ -252,7 +254,7 @@ const childPath = (group: Group, path: string) => (group.path === "/" ? `/${path
 export function getDataset(group: Group, path: string): Dataset | undefined {
   const full = childPath(group, path);
   if (call<string | undefined>(group.file, "kind", full) !== "dataset") return undefined;
-  const header = call<{ shape: number[]; type: number; size: number; filters: number }>(group.file, "dataset", full);
+  const header = call<{ shape: number[]; type: number; size: number; signed: boolean; filters: number }>(group.file, "dataset", full);
   return { file: group.file, path: full, ...header };
 }
 
@@ -270,6 +272,14 @@ export function groupKeys(group: Group): string[] {
 /** Shape of a dataset (`[]` for a scalar). */
 export function datasetShape(dataset: Dataset): number[] {
   return dataset.shape;
+}
+
+/** The dataset's element type in NumPy's terms (`float32`, `float16`, `int64`, `uint8`, …; `class N` for non-numeric types). */
+export function datasetDtype(dataset: Dataset): string {
+  const bits = dataset.size * 8;
+  if (dataset.type === 1) return `float${bits}`;
+  if (dataset.type === 0) return `${dataset.signed ? "" : "u"}int${bits}`;
+  return `class ${dataset.type}`;
 }
 
 /** Whether a dataset holds integer or floating-point numbers (what a weight must be). */

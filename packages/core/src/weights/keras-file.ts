@@ -9,6 +9,7 @@ import {
   attrString,
   attrStrings,
   datasetShape,
+  datasetDtype,
   getDataset,
   getGroup,
   hasAttr,
@@ -38,6 +39,8 @@ export interface KerasWeight {
   shape: number[];
   /** Number of elements. */
   size: number;
+  /** Element type as stored (`float32`, `float16`, `float64`, …); reading always gives float32. */
+  dtype: string;
   /** Reads the whole array (a new Float32Array; nothing is cached). */
   read(): Float32Array;
   /** Reads rows `[start, end)` along axis 0, for converting large arrays piece by piece. */
@@ -208,6 +211,7 @@ function makeWeight(path: string, group: Group, name: string, relPath: string, r
     path: dataset.path,
     shape,
     size,
+    dtype: datasetDtype(dataset),
     read: () => readFloat32(dataset),
     readRows: (start, end) => readFloat32(dataset, start, end),
     readBlocks: (rowsPerBlock, onBlock) => readFloat32Blocks(dataset, rowsPerBlock, onBlock),

@@ -184,6 +184,14 @@ describe("loadWeights: top layers and partial loads", () => {
     expect(report.loaded).toEqual(["conv1", "bn1", "scale1"]);
     expect(report.skipped).toEqual([{ layer: "fc", side: "model", reason: "no weights for this layer in the file" }]);
   });
+
+  it("allowPartial never succeeds with nothing loaded: a file for another model is refused, the model untouched", async () => {
+    const model = tinyModel();
+    const before = snapshot(model);
+    const error = await loadError(model, fixture("tiny2_model_save.h5"), { allowPartial: true });
+    expect(error.message).toMatch(/tiny2_model_save\.h5: no layer of the file matches the model \(0 of the file's 3 weighted layers, 0 of the model's 4\); nothing would be loaded, even with allowPartial/);
+    expect(snapshot(model)).toEqual(before);
+  });
 });
 
 describe("loadWeights: bad input gives a clear FtError and leaves the model untouched", () => {

@@ -30,6 +30,11 @@ export interface LoadWeightsOptions {
   topOptional?: boolean;
   /** Load what matches and list what did not, instead of refusing any unmatched layer. */
   allowPartial?: boolean;
+  /**
+   * The file's Dense layers after a Flatten of a 2-D map hold rows in channels-first `(c, h, w)` order
+   * (reordered on load). Default: true for th files of Keras 0/1, false otherwise.
+   */
+  flattenedChannelsFirst?: boolean;
   /** Called after each layer is assigned. */
   onProgress?: (progress: { layer: string; done: number; total: number }) => void;
 }
@@ -202,6 +207,12 @@ function matchLayers(model: tfl.LayersModel, file: KerasWeightFile, options: Loa
     lines.push("Pass allowPartial (--allow-partial) to load the matching layers and skip the rest.");
     throw new FtError(lines.join("\n"));
   }
+  if (!pairs.some((p) => p.file.weights.length)) {
+    const fileLayers = file.layers.filter((l) => l.weights.length).length;
+    throw new FtError(
+      `${file.path}: no layer of the file matches the model (0 of the file's ${fileLayers} weighted layers, 0 of the model's ${layers.filter((l) => l.weights.length).length}); nothing would be loaded${options.allowPartial ? ", even with allowPartial (--allow-partial)" : ""}. The file is for another model.`,
+    );
+  }
   return { pairs, skippedTop, initialTop, skipped };
 }
 
@@ -244,7 +255,7 @@ function planLayers(
     variables.forEach((variable, i) => {
       const fw = fl.weights[i]!;
       const modelShape = variable.shape as number[];
-      const decided = conversionFor(layer, i, ordering, file.kerasMajor);
+      const decided = conversionFor(layer, i, ordering, file.kerasMajor, options.flattenedChannelsFirst);
       if ("problem" in decided) {
         problems.push(`${where}: ${decided.problem}`);
         return;

@@ -7,10 +7,13 @@ import type { DimOrdering } from "../spec.js";
 import { fmt, sameShape } from "./convert.js";
 import type { KerasWeightFile } from "./keras-file.js";
 
-/** One fact pointing to an ordering. Strong facts outvote weak ones; strong facts that disagree make it ambiguous. */
+/**
+ * One fact pointing to an ordering. The file's own configuration is decisive; otherwise strong facts
+ * outvote weak ones, and strong facts that disagree make it ambiguous.
+ */
 export interface OrderingEvidence {
   ordering: DimOrdering;
-  strong: boolean;
+  strength: "decisive" | "strong" | "weak";
   reason: string;
 }
 
@@ -21,6 +24,8 @@ export interface OrderingDetection {
   evidence: OrderingEvidence[];
   /** Why no ordering was decided, when `ordering` is undefined. */
   problem?: string;
+  /** The evidence that decided, when `ordering` is set. */
+  decidedBy?: string;
 }
 
 /** Largest kernel side considered plausible when guessing layouts from shapes alone. */
@@ -35,19 +40,21 @@ export interface DetectOrderingOptions {
 }
 
 /**
- * Detects the ordering from the `backend` attribute, the kernel shapes (Keras 0/1 files store Theano
- * kernels as `(out, in, kh, kw)`), the model's expected shapes and, weakly, Keras-1 weight names
- * (the TensorFlow backend appends `:0`).
+ * Detects the ordering from, in this order: the `dim_ordering` a Keras 1 `model.save` file's own
+ * `model_config` states (decisive); the `backend` attribute, the kernel shapes (Keras 0/1 files store
+ * Theano kernels as `(out, in, kh, kw)`) and the model's expected shapes (strong); and Keras-1 weight
+ * names (weak: the TensorFlow backend appends `:0`, which tells the backend, not the ordering).
  */
 export function detectOrdering(
-  file: Pick<KerasWeightFile, "layers" | "backend" | "kerasMajor">,
+  file: Pick<KerasWeightFile, "layers" | "backend" | "kerasMajor"> & { modelConfig?: unknown },
   options: DetectOrderingOptions = {},
 ): OrderingDetection {
   const evidence: OrderingEvidence[] = [];
+  if (file.kerasMajor === 1) evidence.push(...configEvidence(file.modelConfig));
   const backend = file.backend?.toLowerCase();
-  if (backend === "theano") evidence.push({ ordering: "th", strong: true, reason: 'backend attribute is "theano"' });
+  if (backend === "theano") evidence.push({ ordering: "th", strength: "strong", reason: 'backend attribute is "theano"' });
   else if (backend === "tensorflow" || backend === "cntk" || backend === "jax") {
-    evidence.push({ ordering: "tf", strong: true, reason: `backend attribute is "${file.backend}"` });
+    evidence.push({ ordering: "tf", strength: "strong", reason: `backend attribute is "${file.backend}"` });
   }
 
   if (file.kerasMajor < 2) {
@@ -74,26 +81,51 @@ export function detectOrdering(
     for (const o of ["th", "tf"] as const) {
       const layoutName = o === "th" ? "(out, in, kh, kw)" : "(kh, kw, in, out)";
       if (votes[o].length) {
-        evidence.push({ ordering: o, strong: true, reason: `kernel shapes read as ${layoutName}: ${sample(votes[o])}` });
+        evidence.push({ ordering: o, strength: "strong", reason: `kernel shapes read as ${layoutName}: ${sample(votes[o])}` });
       }
       if (modelVotes[o].length) {
-        evidence.push({ ordering: o, strong: true, reason: `kernels match the model's in ${layoutName} order: ${sample(modelVotes[o])}` });
+        evidence.push({ ordering: o, strength: "strong", reason: `kernels match the model's in ${layoutName} order: ${sample(modelVotes[o])}` });
       }
     }
     if (suffixed.length) {
-      if (suffixed.every(Boolean)) evidence.push({ ordering: "tf", strong: false, reason: 'weight names end in ":0" (saved by the TensorFlow backend)' });
-      else if (!suffixed.some(Boolean)) evidence.push({ ordering: "th", strong: false, reason: 'weight names have no ":0" suffix (saved by the Theano backend)' });
+      if (suffixed.every(Boolean)) evidence.push({ ordering: "tf", strength: "weak", reason: 'weight names end in ":0" (saved by the TensorFlow backend)' });
+      else if (!suffixed.some(Boolean)) evidence.push({ ordering: "th", strength: "weak", reason: 'weight names have no ":0" suffix (saved by the Theano backend)' });
     }
   }
 
-  const strong = new Set(evidence.filter((e) => e.strong).map((e) => e.ordering));
-  const weak = new Set(evidence.filter((e) => !e.strong).map((e) => e.ordering));
-  if (strong.size === 2) {
-    return { evidence, problem: `the file's evidence disagrees: ${evidence.filter((e) => e.strong).map((e) => `${e.ordering} (${e.reason})`).join("; ")}` };
+  for (const strength of ["decisive", "strong", "weak"] as const) {
+    const facts = evidence.filter((e) => e.strength === strength);
+    const orderings = new Set(facts.map((e) => e.ordering));
+    if (orderings.size === 2) {
+      if (strength === "weak") break;
+      return { evidence, problem: `the file's evidence disagrees: ${facts.map((e) => `${e.ordering} (${e.reason})`).join("; ")}` };
+    }
+    if (orderings.size === 1) return { ordering: facts[0]!.ordering, evidence, decidedBy: `${strength}: ${facts.map((e) => e.reason).join("; ")}` };
   }
-  if (strong.size === 1) return { ordering: [...strong][0], evidence };
-  if (weak.size === 1) return { ordering: [...weak][0], evidence };
   return { evidence, problem: "the file records no backend and its kernel shapes fit both orderings" };
+}
+
+/**
+ * What a Keras 1 `model_config` says: every layer's `dim_ordering` (Keras 1's name for the kernel and
+ * image layout), nested models included. Layers that do not record one say nothing.
+ */
+function configEvidence(modelConfig: unknown): OrderingEvidence[] {
+  const found = { th: [] as string[], tf: [] as string[] };
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (node === null || typeof node !== "object") return;
+    const record = node as Record<string, unknown>;
+    const config = record.config as Record<string, unknown> | undefined;
+    const ordering = config && typeof config === "object" && !Array.isArray(config) ? config.dim_ordering : undefined;
+    if ((ordering === "th" || ordering === "tf") && typeof record.class_name === "string") {
+      found[ordering].push(String(config!.name ?? record.class_name));
+    }
+    for (const value of Object.values(record)) if (value !== null && typeof value === "object") visit(value);
+  };
+  visit(modelConfig);
+  return (["th", "tf"] as const)
+    .filter((o) => found[o].length)
+    .map((o) => ({ ordering: o, strength: "decisive" as const, reason: `model_config says dim_ordering "${o}" (${sample(found[o])})` }));
 }
 
 /**
