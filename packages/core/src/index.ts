@@ -26,6 +26,7 @@ export { readKerasWeights, weightedLayers, hasTopLayers, type KerasWeightFile, t
 export { detectOrdering, resolveOrdering, type OrderingDetection, type OrderingEvidence } from "./weights/ordering.js";
 export { convertWeight, type WeightConversion } from "./weights/convert.js";
 export { loadWeights, type LoadWeightsOptions, type LoadReport, type SkippedLayer } from "./weights/load.js";
+export { toOnnx, type OnnxExportOptions } from "./export/onnx.js";
 export { importKerasModel, type ImportKerasOptions, type ImportReport } from "./import/import-model.js";
 export { createModel, createModelWithReport, type CreateModelOptions, type CreatedModel } from "./weights/create.js";
 export { selectWeightRecord, pickWeightRecord, recordsForFile, type RecordFilter } from "./weights/records.js";

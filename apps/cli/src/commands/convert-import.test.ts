@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
+import * as ort from "onnxruntime-node";
 import { loadModelDir, readModelDirMetadata } from "@ft/core";
 import { hasTorch, PYTHON } from "@ft/test-support/system";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -55,6 +56,22 @@ describe.skipIf(!hasTorch)("ft convert FILE.h5 without --model: the file's own a
     expect(info.layers.find((l: { name: string }) => l.name === "out").weights.map((w: { dtype: string }) => w.dtype)).toEqual(["float32", "float64"]);
     const text = await runCli(["weights", "inspect", join(dir, "k2_seq.h5")]);
     expect(text.stdout).toMatch(/^dtypes {6}float32 \(14 arrays\), float64 \(1 array\); read as float32$/m);
+  });
+
+  it("ft export --format onnx of an imported model: ONNX Runtime computes the PyTorch reference, metadata included", async () => {
+    const converted = join(dir, "cf");
+    expect((await runCli(["convert", join(dir, "k2_model_cf.h5"), "--out", converted, "--preprocessing", "tf"])).code).toBe(0);
+    const out = join(dir, "cf-onnx");
+    const r = await runCli(["export", converted, "--format", "onnx", "--out", out]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^exported model_cf as ONNX \(opset 13, .* input NHWC \[null,8,8,3\]\) to .*model\.onnx$/m);
+    const session = await ort.InferenceSession.create(join(out, "model.onnx"));
+    const ref = reference.k2_model_cf!;
+    const result = await session.run({ input: new ort.Tensor("float32", Float32Array.from(ref.input), ref.inputShape) });
+    const got = [...(result.output!.data as Float32Array)];
+    expect(Math.max(...got.map((v, i) => Math.abs(v - ref.output[i]!)))).toBeLessThan(1e-4);
+    expect(JSON.parse(readFileSync(join(out, "ft.json"), "utf8"))).toMatchObject({ model: "model_cf", preprocessing: "tf", inputShape: [8, 8, 3] });
   });
 
   it("--json for a tf.keras model with a nested Sequential", async () => {

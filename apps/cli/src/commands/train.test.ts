@@ -2,8 +2,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { finetune, readCheckpoint, registerModel, resolveFineTuneConfig, SEED_RECIPE, SEED_SGD, unregisterModel, type ModelSpec } from "@ft/core";
+import * as ort from "onnxruntime-node";
+import { finetune, loadRunModel, readCheckpoint, registerModel, resolveFineTuneConfig, SEED_RECIPE, SEED_SGD, unregisterModel, type ModelSpec } from "@ft/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../test/capture.js";
 
@@ -94,6 +96,20 @@ describe("ft train / eval / predict / export", () => {
     });
     expect(loaded.outputs[0]!.shape).toEqual([null, 10]);
     expect(JSON.parse(readFileSync(join(out, "ft.json"), "utf8"))).toMatchObject({ preprocessing: "tf", classNames: config.classNames });
+
+    // ONNX: the same run's model under ONNX Runtime gives ft's probabilities, and says how to feed it.
+    const onnxOut = join(root, "export-onnx");
+    const onnx = await runCli(["--backend", "cpu", "export", runDir, "--format", "onnx", "--out", onnxOut]);
+    expect(onnx.code).toBe(0);
+    const session = await ort.InferenceSession.create(join(onnxOut, "model.onnx"));
+    expect(session.inputNames).toEqual(["input"]);
+    const { model } = await loadRunModel(runDir);
+    const x = tf.randomUniform([3, 16, 16, 3], -1, 1, "float32", 3);
+    const want = (model.predict(x) as tf.Tensor).dataSync();
+    const got = (await session.run({ input: new ort.Tensor("float32", x.dataSync() as Float32Array, [3, 16, 16, 3]) })).output!.data as Float32Array;
+    expect(Math.max(...got.map((v, i) => Math.abs(v - want[i]!)))).toBeLessThan(1e-4);
+    tf.dispose(x);
+    model.dispose();
   });
 
   it("resumes an interrupted run to the same final weights as an uninterrupted one", async () => {

@@ -14,7 +14,7 @@ export function isInterruptedWrite(name: string): boolean {
 }
 
 /** Writes `text` to `path` through a temporary file and a rename. */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
+export async function writeFileAtomic(path: string, text: string | Uint8Array): Promise<void> {
   const temp = temporaryPath(path);
   try {
     await writeFile(temp, text);
