@@ -2,9 +2,25 @@
  * An ONNX graph under construction and its encoding, with the official ONNX protobuf schema
  * (`onnx-proto`'s generated classes): nodes, float and int64 initializers, named inputs and outputs.
  */
-import onnxProto from "onnx-proto";
+import { createRequire } from "node:module";
+import type onnxProto from "onnx-proto";
+import { FtError } from "../errors.js";
 
-const { onnx } = onnxProto;
+type Onnx = typeof onnxProto.onnx;
+let onnx: Onnx;
+
+/**
+ * Loads the schema package, an optional peer of @ft/core (its protobufjs has an install script that
+ * pnpm refuses unless approved, so only those who export to ONNX install it).
+ */
+export function loadOnnxSchema(): void {
+  if (onnx) return;
+  try {
+    onnx = (createRequire(import.meta.url)("onnx-proto") as typeof onnxProto).onnx;
+  } catch (e) {
+    throw new FtError(`ONNX export needs the optional package onnx-proto, which cannot be loaded (${(e as Error).message.split("\n")[0]}): npm install onnx-proto@8`);
+  }
+}
 
 /** The opset the exporter writes (Conv, BatchNormalization, Pad and Slice with tensor inputs, Resize, LRN). */
 export const OPSET = 13;

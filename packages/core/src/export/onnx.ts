@@ -7,7 +7,7 @@
  */
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { FtError } from "../errors.js";
-import { OnnxGraph } from "./onnx-graph.js";
+import { loadOnnxSchema, OnnxGraph } from "./onnx-graph.js";
 
 export interface OnnxExportOptions {
   /** Metadata stored with the model (`metadata_props`): preprocessing, class names, … */
@@ -29,6 +29,7 @@ const IDENTITY = new Set(["Dropout", "SpatialDropout1D", "GaussianNoise", "Gauss
 
 /** Encodes `model` as an ONNX model. Throws an FtError naming the first layer ONNX export does not handle. */
 export function toOnnx(model: tfl.LayersModel, options: OnnxExportOptions = {}): Uint8Array {
+  loadOnnxSchema();
   const graph = new OnnxGraph();
   const values = new Map<string, Value>();
   const key = (layer: string, tensor: number) => `${layer}#${tensor}`;
