@@ -1,13 +1,14 @@
 /**
- * Times (and with --profile, breaks down by kernel) ResNet-50 steps on ft-native, built exactly as
+ * Times (and with --profile, breaks down by kernel) training or inference steps on ft-native, built exactly as
  * `pnpm bench` builds them. Not part of the tests. Run from the repository root:
- *   pnpm exec tsx --conditions source apps/cli/bench/profile.ts --row train --size 64 --batch 8 [--steps 3] [--profile | --by-size] [--backend cpu]
- * `--model vgg19` (any registered name) times that model's training step instead.
+ *   pnpm exec tsx --conditions source apps/cli/bench/profile.ts [--model vgg19] --row train --size 64 --batch 8 [--steps 3] [--warmup 1]
+ *     [--profile | --by-size] [--backend cpu]
+ * `--model` takes any registered name (default resnet50).
  * Prints one JSON line with images_per_s (median step), like apps/cli/bench/torch_peer.py.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { registerNativeBackend } from "@ft/backend-native";
-import { resnetInferStep, resnetTrainStep, timeSteps } from "./resnet-rows.js";
+import { inferStepOf, timeSteps, trainStepOf } from "./model-rows.js";
 import "../src/models.js";
 
 const args = process.argv.slice(2);
@@ -16,7 +17,7 @@ const opt = (name: string, fallback: string) => {
   return i >= 0 ? args[i + 1]! : fallback;
 };
 const row = opt("row", "train"), size = Number(opt("size", "64")), batch = Number(opt("batch", "8"));
-const steps = Number(opt("steps", "3")), backend = opt("backend", "ft-native"), model = opt("model", "resnet50");
+const steps = Number(opt("steps", "3")), warmup = Number(opt("warmup", "1")), backend = opt("backend", "ft-native"), model = opt("model", "resnet50");
 const bySize = args.includes("--by-size");
 const profile = args.includes("--profile") || bySize;
 
@@ -46,8 +47,8 @@ if (profile) {
   }
 }
 
-const step = row === "train" ? resnetTrainStep(size, batch, backend, model).step : resnetInferStep(size, batch);
-await step(); // warm-up: primitive creation and first-touch allocations, left out of the profile
+const step = row === "train" ? trainStepOf(model, size, batch, backend).step : inferStepOf(model, size, batch);
+await timeSteps(step, warmup, 0); // warm-up: primitive creation and first-touch allocations, left out of the profile
 kernelMs.clear();
 const times = await timeSteps(step, 0, steps);
 const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;

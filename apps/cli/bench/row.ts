@@ -1,13 +1,13 @@
 /**
  * Runs one benchmark row in its own process (so its peak RSS is its own) and prints one JSON line.
- * Usage: row.ts <row> <backend> [--size N] [--batch N] [--steps N] [--warmup N]
+ * Usage: row.ts <row> <backend> [--model NAME] [--size N] [--batch N] [--steps N] [--warmup N]
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createBatchSource, imageFolderDataset, selectBackend } from "@ft/core";
 import "../src/models.js";
-import { resnetInferStep, resnetTrainStep, timeSteps } from "./resnet-rows.js";
+import { inferStepOf, timeSteps, trainStepOf } from "./model-rows.js";
 
 const [row, backend, ...rest] = process.argv.slice(2);
 const opt = (name: string, fallback: number) => {
@@ -19,6 +19,7 @@ const batch = opt("batch", 8);
 const steps = opt("steps", 3);
 const warmup = opt("warmup", 1);
 const quickRun = rest.includes("--quick");
+const modelName = rest.includes("--model") ? rest[rest.indexOf("--model") + 1]! : "resnet50";
 
 await selectBackend(backend);
 let result: Record<string, unknown>;
@@ -28,7 +29,7 @@ switch (row) {
     break;
   case "train":
   case "infer": {
-    const { step, microBatch } = row === "train" ? resnetTrainStep(size, batch, backend!) : { step: resnetInferStep(size, batch), microBatch: batch };
+    const { step, microBatch } = row === "train" ? trainStepOf(modelName, size, batch, backend!) : { step: inferStepOf(modelName, size, batch), microBatch: batch };
     const times = await timeSteps(step, warmup, steps);
     const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
     result = { median_s: median, images_per_s: batch / median, steps: times.length, ...(microBatch < batch ? { micro_batch: microBatch } : {}) };

@@ -1,11 +1,14 @@
 /**
- * `pnpm bench`: ResNet-50 training and inference on every engine that loads, with PyTorch run in the
- * same session as the peer, plus the data pipeline and HDF5 import. Every row runs in its own process
- * so its peak RSS is its own. Prints a table (or JSON with --json); --quick for a short run.
+ * `pnpm bench`: training and inference on every engine that loads, with PyTorch run in the same session
+ * as the peer, plus the data pipeline and HDF5 import. Every row runs in its own process so its peak RSS
+ * is its own. Prints a table (or JSON with --json); --quick for a short run.
+ * `--model NAME[,NAME…]` runs a training row (the model's input size, the seed's batch size for it) and
+ * an inference row (batch 8) per model instead of the default ResNet-50 rows; `--model all` runs one
+ * training row per family.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { listBackendCandidates } from "@ft/core";
+import { getModel, listBackendCandidates, listModels, SEED_RECIPE } from "@ft/core";
 import "../src/models.js";
 import { table } from "../src/commands/models.js";
 
@@ -13,6 +16,7 @@ interface Workload {
   id: string;
   label: string;
   row: string;
+  model?: string;
   size?: number;
   batch?: number;
   /** Compared against the PyTorch peer's row of the same id. */
@@ -43,10 +47,12 @@ const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const json = args.includes("--json");
 const all = args.includes("--all");
+const modelIndex = args.indexOf("--model");
+const modelArg = modelIndex >= 0 ? args[modelIndex + 1] : undefined;
 const steps = quick ? 2 : 5;
 const here = fileURLToPath(new URL(".", import.meta.url));
 
-const WORKLOADS: Workload[] = [
+const DEFAULT_WORKLOADS: Workload[] = [
   { id: "train-64", label: "ResNet-50 train 64 px b8", row: "train", size: 64, batch: 8, peer: { row: "train", size: 64, batch: 8 }, skipUnlessAll: ["cpu"] },
   { id: "train-224", label: "ResNet-50 train 224 px b8", row: "train", size: 224, batch: 8, peer: { row: "train", size: 224, batch: 8 }, skipUnlessAll: ["cpu"] },
   // The seed's batch size: shows that it fits in memory (peak RSS) on the engines fast enough to try it.
@@ -56,6 +62,30 @@ const WORKLOADS: Workload[] = [
   { id: "hdf5", label: "HDF5 import (120 MB th file)", row: "hdf5", engine: "cpu" },
 ];
 
+/** The model `--model all` trains for each family: the seed's network where the family has several. */
+const FAMILY_REPRESENTATIVE: Record<string, string> = { vgg: "vgg19", resnet: "resnet50", densenet: "densenet121", inception: "inception_v3" };
+
+/** A training row at the model's input size and seed batch size, and (unless `trainOnly`) an inference row at batch 8. */
+function modelWorkloads(name: string, trainOnly: boolean): Workload[] {
+  const spec = getModel(name);
+  const size = spec.inputShape[0];
+  const batch = spec.recipe?.batchSize ?? SEED_RECIPE.batchSize;
+  const rows: Workload[] = [
+    { id: `${name}-train`, label: `${name} train ${size} px b${batch}`, row: "train", model: name, size, batch, peer: { row: "train", size, batch }, skipUnlessAll: ["cpu", "wasm"] },
+  ];
+  if (!trainOnly) rows.push({ id: `${name}-infer`, label: `${name} infer ${size} px b8`, row: "infer", model: name, size, batch: 8, peer: { row: "infer", size, batch: 8 }, skipUnlessAll: ["cpu"] });
+  return rows;
+}
+
+function workloads(modelArg: string | undefined): Workload[] {
+  if (modelArg === undefined) return DEFAULT_WORKLOADS;
+  if (modelArg === "all") {
+    const families = [...new Set(listModels().map((m) => m.family))];
+    return families.flatMap((family) => modelWorkloads(FAMILY_REPRESENTATIVE[family] ?? listModels().find((m) => m.family === family)!.name, true));
+  }
+  return modelArg.split(",").flatMap((name) => modelWorkloads(name.trim(), false));
+}
+
 function log(line: string) {
   process.stderr.write(line + "\n");
 }
@@ -64,7 +94,7 @@ function runJsRow(w: Workload, engine: string): BenchResult {
   const base = { workload: w.id, label: w.label, engine };
   const child = spawnSync(
     process.execPath,
-    ["--conditions=source", "--import", "tsx", `${here}row.ts`, w.row, engine, "--size", String(w.size ?? 224), "--batch", String(w.batch ?? 8), "--steps", String(steps)],
+    ["--conditions=source", "--import", "tsx", `${here}row.ts`, w.row, engine, "--model", w.model ?? "resnet50", "--size", String(w.size ?? 224), "--batch", String(w.batch ?? 8), "--steps", String(steps)],
     { encoding: "utf8", timeout: 45 * 60_000, maxBuffer: 64 << 20 },
   );
   if (child.status !== 0) return { ...base, error: child.signal ? `killed (${child.signal})` : failureReason(child.stderr || child.error?.message || "") };
@@ -101,7 +131,7 @@ function runTorchRow(w: Workload): BenchResult {
   const p = w.peer!;
   const child = spawnSync(
     "/usr/bin/python3",
-    [`${here}torch_peer.py`, "--row", p.row, "--size", String(p.size), "--batch", String(p.batch), "--steps", String(steps), "--threads", "2"],
+    [`${here}torch_peer.py`, "--row", p.row, "--model", w.model ?? "resnet50", "--classes", String(getModel(w.model ?? "resnet50").classes), "--size", String(p.size), "--batch", String(p.batch), "--steps", String(steps), "--threads", "2"],
     { encoding: "utf8", timeout: 30 * 60_000, env: { ...process.env, ...PEER_MALLOC_ENV } },
   );
   if (child.status !== 0) return { ...base, error: (child.stderr || "failed").trim().split("\n").pop() };
@@ -124,7 +154,7 @@ const results: BenchResult[] = [];
 const available = engines();
 const torchMissing = torchAvailable();
 if (torchMissing) log(torchMissing);
-for (const w of WORKLOADS) {
+for (const w of workloads(modelArg)) {
   let peer: BenchResult | undefined;
   if (w.peer && !torchMissing) {
     log(`${w.label}: pytorch…`);

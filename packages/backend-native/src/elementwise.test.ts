@@ -144,6 +144,28 @@ describe.skipIf(nativeUnavailable)(`ft-native elementwise kernels match the cpu 
     compare("Slice", { x: [random(size(shape)), shape] }, { begin, size: sliceSize }, "slice");
   });
 
+  it.each([
+    ["channel axis (Concat's gradient in Inception and DenseNet)", [2, 5, 4, 11], [3, 6, 2], 3],
+    ["equal parts of a middle axis", [3, 8, 5], 4, 1],
+    ["first axis", [6, 4], [1, 5], 0],
+  ] as Array<[string, number[], number | number[], number]>)("SplitV along the %s", (_, shape, splits, axis) => {
+    const values = random(size(shape));
+    const run = (backend: string) => {
+      tf.setBackend(backend);
+      const parts = tf.split(tf.tensor(values, shape), splits, axis);
+      const result = parts.map((t) => ({ shape: t.shape, values: t.dataSync().slice() }));
+      tf.dispose(parts);
+      return result;
+    };
+    const cpu = run("cpu");
+    const spy = vi.spyOn(loadNativeAddon(), "slice");
+    const native = run("ft-native");
+    expect(spy.mock.calls.length).toBe(cpu.length);
+    spy.mockRestore();
+    expect(native.map((p) => p.shape)).toEqual(cpu.map((p) => p.shape));
+    native.forEach((p, i) => expect(Array.from(p.values)).toEqual(Array.from(cpu[i]!.values)));
+  });
+
   it("a contiguous Slice stays the cpu backend's view", () => {
     compare("Slice", { x: [random(60), [3, 4, 5]] }, { begin: [1, 0, 0], size: [2, 4, 5] }, "slice", 0);
   });

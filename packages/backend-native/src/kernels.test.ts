@@ -51,6 +51,9 @@ const CONV_CASES: ConvCase[] = [
   { name: "5×4 same strides [1, 2]", x: [2, 8, 9, 2], filter: [5, 4, 2, 3], strides: [1, 2], pad: "same" },
   { name: "3×3 explicit pad larger than kernel-1", x: [2, 5, 6, 2], filter: [3, 3, 2, 3], strides: 1, pad: [[0, 0], [3, 1], [0, 3], [0, 0]] },
   { name: "64-channel 3×3 same stride 2 (blocked layouts)", x: [2, 8, 6, 64], filter: [3, 3, 64, 32], strides: 2, pad: "same" },
+  // 128 channels in and out: the backward passes run on blocked activations, reordered from and to NHWC.
+  { name: "144→128-channel 3×3 explicit asymmetric stride 2 (blocked backward)", x: [2, 7, 6, 144], filter: [3, 3, 144, 128], strides: 2, pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
+  { name: "128→160-channel 3×3 same stride 1 (blocked backward)", x: [3, 5, 4, 128], filter: [3, 3, 128, 160], strides: 1, pad: "same" },
 ];
 
 describe.skipIf(nativeUnavailable)(`ft-native kernels match the cpu backend${skipReason}`, () => {

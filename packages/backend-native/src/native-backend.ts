@@ -17,6 +17,8 @@ interface PooledBuffer {
 interface Deferred {
   compute: () => Float32Array;
   inputs: DataId[];
+  /** What the value is, for a kernel that can use that instead of the values (see kernels/deferred.ts). */
+  recipe?: object;
 }
 
 /** Below this, allocation is cheap and pooling is not worth the bookkeeping. */
@@ -72,10 +74,10 @@ export class NativeBackendCPU extends MathBackendCPU {
    * (any kernel, dataSync, read). Until then the data of `inputs` stays alive; it is released once
    * computed, or when the tensor is disposed unread, in which case `compute` never runs.
    */
-  defer(shape: number[], inputs: tf.TensorInfo[], compute: () => Float32Array): tf.TensorInfo {
+  defer(shape: number[], inputs: tf.TensorInfo[], compute: () => Float32Array, recipe?: object): tf.TensorInfo {
     const info = this.makeTensorInfo(shape, "float32", new Float32Array(0));
     const record = this.data.get(info.dataId)!;
-    const pending: Deferred = { compute, inputs: inputs.map((t) => t.dataId) };
+    const pending: Deferred = { compute, inputs: inputs.map((t) => t.dataId), recipe };
     for (const id of pending.inputs) this.incRef(id);
     this.deferred.set(info.dataId, pending);
     const settle = (values: tf.backend_util.BackendValues) => {
@@ -108,6 +110,11 @@ export class NativeBackendCPU extends MathBackendCPU {
   /** Whether the tensor's values are still to be computed (for tests and diagnostics). */
   isDeferred(dataId: DataId): boolean {
     return this.deferred.has(dataId);
+  }
+
+  /** The recipe given to `defer` while the value is still to be computed (its inputs are alive until then). */
+  recipeOf(dataId: DataId): object | undefined {
+    return this.deferred.get(dataId)?.recipe;
   }
 
   /**
