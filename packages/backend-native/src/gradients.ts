@@ -66,12 +66,9 @@ function oneInputGradient(kernelName: string, dy: tf.Tensor | tf.Tensor[], saved
 const RELU_FROM_OUTPUT: tf.GradConfig = {
   kernelName: "Relu",
   outputsToSave: [true],
-  gradFunc: (dy, saved) => {
-    const [y] = saved;
-    const g = dy as tf.Tensor;
-    const fused = tf.getBackend() === NATIVE_BACKEND && y && y.dtype === "float32" && g.dtype === "float32" && y.size > 0 && tf.util.arraysEqual(y.shape, g.shape);
-    return { x: () => (fused ? (tf.engine().runKernel(RELU_GRAD, { a: g, b: y! }, {}) as tf.Tensor) : tf.mul(g, tf.cast(tf.step(y!), "float32"))) };
-  },
+  gradFunc: (dy, saved) =>
+    (tf.getBackend() === NATIVE_BACKEND ? oneInputGradient(RELU_GRAD, dy, saved) : undefined) ??
+    { x: () => tf.mul(dy as tf.Tensor, tf.cast(tf.step(saved[0]!), "float32")) },
 };
 
 const installed = new Map<string, tf.GradConfig>();
