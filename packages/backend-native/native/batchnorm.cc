@@ -2,7 +2,8 @@
 // forward and backward passes fused the way PyTorch's kernels are. With tfjs's own ops a training
 // BatchNorm is moments + normalise forward and about a dozen full-size passes backward (Tile,
 // Square, Sub, Mul, and Adds that sum x's three gradient paths); fused it is 2 passes forward
-// (statistics, normalise) and 2 backward (two sums per channel, then dx).
+// (statistics, normalise) and 2 backward (two sums per channel, then dx). Caffe's Scale layer, the
+// per-channel affine map that follows every BatchNorm in Caffe-converted models, shares its loops.
 #include <omp.h>
 
 #include <algorithm>
@@ -257,12 +258,61 @@ Napi::Value BatchNormTrainingGrad(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// channelAffine(x, scale, offset, y): y = x·scale + offset per channel of x = [rows, C], C = scale.length
+// (Caffe's Scale layer; with tfjs's ops a Multiply and an Add, two passes and a temporary).
+Napi::Value ChannelAffine(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4) fail(env, "channelAffine takes (x, scale, offset, y)");
+  if (!info[1].IsTypedArray()) fail(env, "scale must be a Float32Array");
+  const int64_t c = static_cast<int64_t>(info[1].As<Napi::TypedArray>().ElementLength());
+  if (c == 0) fail(env, "scale is empty");
+  const int64_t rows = rowsOf(info, 0, "x", c);
+  affineRows(rows, c, f32Arg(info, 0, "x", rows * c).data, f32Arg(info, 1, "scale", c).data, f32Arg(info, 2, "offset", c).data,
+             f32Arg(info, 3, "y", rows * c).data);
+  return env.Undefined();
+}
+
+// channelAffineGrad(dy, x, scale, dx, dScale, dOffset): the gradient of channelAffine in one pass:
+// dx = dy·scale, dScale = Σ dy·x, dOffset = Σ dy (tfjs's ops: two Multiplies and two Sums).
+Napi::Value ChannelAffineGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 6) fail(env, "channelAffineGrad takes (dy, x, scale, dx, dScale, dOffset)");
+  if (!info[2].IsTypedArray()) fail(env, "scale must be a Float32Array");
+  const int64_t c = static_cast<int64_t>(info[2].As<Napi::TypedArray>().ElementLength());
+  if (c == 0) fail(env, "scale is empty");
+  const int64_t rows = rowsOf(info, 1, "x", c);
+  const float* __restrict dy = f32Arg(info, 0, "dy", rows * c).data;
+  const float* __restrict x = f32Arg(info, 1, "x", rows * c).data;
+  const float* __restrict scale = f32Arg(info, 2, "scale", c).data;
+  float* __restrict dx = f32Arg(info, 3, "dx", rows * c).data;
+  float* dScale = f32Arg(info, 4, "dScale", c).data;
+  float* dOffset = f32Arg(info, 5, "dOffset", c).data;
+  std::vector<double> sumDy, sumDyX;
+  channelSums(rows, c, sumDy, sumDyX, [&](int64_t r, float* __restrict s, float* __restrict q) {
+    const float* __restrict g = dy + r * c;
+    const float* __restrict xr = x + r * c;
+    float* __restrict o = dx + r * c;
+    for (int64_t j = 0; j < c; j++) {
+      s[j] += g[j];
+      q[j] += g[j] * xr[j];
+      o[j] = g[j] * scale[j];
+    }
+  });
+  for (int64_t j = 0; j < c; j++) {
+    dScale[j] = static_cast<float>(sumDyX[j]);
+    dOffset[j] = static_cast<float>(sumDy[j]);
+  }
+  return env.Undefined();
+}
+
 }  // namespace
 
 void registerBatchNorm(Napi::Env env, Napi::Object exports) {
   FT_EXPORT(exports, env, "batchNorm", BatchNorm);
   FT_EXPORT(exports, env, "batchNormTraining", BatchNormTraining);
   FT_EXPORT(exports, env, "batchNormTrainingGrad", BatchNormTrainingGrad);
+  FT_EXPORT(exports, env, "channelAffine", ChannelAffine);
+  FT_EXPORT(exports, env, "channelAffineGrad", ChannelAffineGrad);
 }
 
 }  // namespace ft

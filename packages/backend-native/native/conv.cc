@@ -41,16 +41,20 @@ struct ConvGeometry {
   memory::desc yBackwardDesc() const { return memory::desc({n, oc, oh, ow}, dt::f32, blockedBackward() ? tag::any : tag::nhwc); }
   /**
    * Measured on VGG-19 at batch 16 (oneDNN 2.6, AVX-512): with 128 or more channels in and out, the
-   * backward passes on nChw16c activations ran 1.2-1.6x faster than on NHWC (PyTorch runs them blocked),
-   * more than the reorders around them cost; with fewer channels NHWC was as fast. The forward
-   * pass stays NHWC (brgemm kernels, as fast as blocked). FT_NATIVE_BACKWARD=nhwc turns this off.
+   * backward passes of 3×3 convolutions on nChw16c activations ran 1.2-1.6x faster than on NHWC (PyTorch
+   * runs them blocked), more than the reorders around them cost; with fewer channels NHWC was as fast.
+   * A 1×1 convolution does 9× less work per activation than a 3×3, and there the reorders cost more
+   * than they saved (DenseNet-121: 6 % slower steps blocked). The forward pass stays NHWC (brgemm
+   * kernels, as fast as blocked). FT_NATIVE_BACKWARD=nhwc turns this off. The backward primitives are
+   * created with convolution_auto, so oneDNN runs 3×3 stride-1 ones as Winograd F(4×4, 3×3) where it
+   * judges that faster (VGG-19 batch 16: backward convolution time 4.1 → 2.0 s per step).
    */
   bool blockedBackward() const {
     static bool nhwcOnly = [] {
       const char* v = std::getenv("FT_NATIVE_BACKWARD");
       return v && std::string(v) == "nhwc";
     }();
-    return !nhwcOnly && c >= 128 && oc >= 128;
+    return !nhwcOnly && kh * kw > 1 && c >= 128 && oc >= 128;
   }
   memory::desc wUserDesc() const { return memory::desc({oc, c, kh, kw}, dt::f32, tag::hwio); }
   memory::desc wAnyDesc() const { return memory::desc({oc, c, kh, kw}, dt::f32, plainWeights() ? tag::hwio : tag::any); }
@@ -113,7 +117,7 @@ struct CachedWeights {
 };
 
 dnnl::convolution_forward::primitive_desc forwardHint(const ConvGeometry& g) {
-  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, g.xBackwardDesc(), g.wAnyDesc(),
+  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_auto, g.xBackwardDesc(), g.wAnyDesc(),
                                     memory::desc(), g.yBackwardDesc(), g.strides(), g.dilates(), g.padL(), g.padR());
   return dnnl::convolution_forward::primitive_desc(d, cpuEngine());
 }
@@ -202,7 +206,7 @@ Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
   double weightsId = info.Length() > 6 && info[6].IsNumber() ? info[6].As<Napi::Number>().DoubleValue() : 0;
   auto& entry = backwardDataCache[g.key()];
   if (!entry) {
-    dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, g.xBackwardDesc(), g.wAnyDesc(), g.yBackwardDesc(),
+    dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_auto, g.xBackwardDesc(), g.wAnyDesc(), g.yBackwardDesc(),
                                             g.strides(), g.dilates(), g.padL(), g.padR());
     dnnl::convolution_backward_data::primitive_desc pd(d, cpuEngine(), forwardHint(g));
     entry = std::make_unique<BackwardDataEntry>(BackwardDataEntry{dnnl::convolution_backward_data(pd), {}, pd.diff_dst_desc(), pd.diff_src_desc()});
@@ -235,7 +239,7 @@ Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
   F32 dw = f32Arg(info, 5, "dw", g.wSize());
   auto& entry = backwardWeightsCache[g.key()];
   if (!entry) {
-    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, g.xBackwardDesc(), g.wAnyDesc(), g.yBackwardDesc(),
+    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_auto, g.xBackwardDesc(), g.wAnyDesc(), g.yBackwardDesc(),
                                                g.strides(), g.dilates(), g.padL(), g.padR());
     dnnl::convolution_backward_weights::primitive_desc pd(d, cpuEngine(), forwardHint(g));
     entry = std::make_unique<BackwardWeightsEntry>(

@@ -65,6 +65,10 @@ export interface NativeAddon {
   batchNormTrainingGrad(dy: Float32Array, x: Float32Array, mean: Float32Array, variance: Float32Array, scale: Float32Array,
     dMean: Float32Array, dVariance: Float32Array, epsilon: number, dx: Float32Array, dScale: Float32Array, dOffset: Float32Array,
     dxSums?: Float32Array | null): void;
+  /** Caffe's Scale: y = x·scale + offset per channel of x = [rows, channels], channels = scale.length. */
+  channelAffine(x: Float32Array, scale: Float32Array, offset: Float32Array, y: Float32Array): void;
+  /** Its gradient: dx = dy·scale, dScale = Σ dy·x, dOffset = Σ dy per channel. */
+  channelAffineGrad(dy: Float32Array, x: Float32Array, scale: Float32Array, dx: Float32Array, dScale: Float32Array, dOffset: Float32Array): void;
   /** The op codes of `binary` by the tfjs kernel each implements (FtReluGrad: dy·step(x), FtSquareGrad: dy·2x). */
   binaryOps: Readonly<Record<string, number>>;
   /** The op codes of `unary` by the tfjs kernel each implements. */

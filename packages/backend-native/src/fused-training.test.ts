@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { batchNormTraining, createOptimizer, type OptimizerConfig } from "@ft/core";
+import { batchNormTraining, createOptimizer, Scale, type OptimizerConfig } from "@ft/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { loadNativeAddon } from "./addon.js";
 import { nativeUnavailable, skipReason } from "./test-utils/compare.js";
@@ -100,6 +100,57 @@ describe.skipIf(nativeUnavailable)(`ft-native fused training kernels${skipReason
     tf.dispose([x, scale, offset, dx, reference]);
   });
 
+  it.each([
+    ["NHWC, odd sizes", [3, 5, 4, 7]],
+    ["large, split between threads", [4, 24, 24, 64]],
+  ] as Array<[string, number[]]>)("Caffe's Scale %s: one pass each way; output and gradients equal the cpu backend's Multiply + Add", (_, shape) => {
+    const c = shape.at(-1)!;
+    const [xv, gv, bv, wv] = [random(size(shape)), random(c).map((v) => 1 + v), random(c), random(size(shape))];
+    const run = (backend: string) => {
+      tf.setBackend(backend);
+      const layer = new Scale({ name: `scale_${backend}` });
+      layer.build(shape);
+      layer.setWeights([tf.tensor(gv), tf.tensor(bv)]);
+      const out = tf.tidy(() => {
+        const x = tf.tensor(xv, shape);
+        const f = () => tf.sum(tf.mul(layer.apply(x) as tf.Tensor, tf.tensor(wv, shape))) as tf.Scalar;
+        const { value, grads } = tf.variableGrads(f, layer.trainableWeights.map((w) => w.read() as tf.Variable));
+        const dx = tf.grad((xs: tf.Tensor) => tf.sum(tf.mul(layer.apply(xs) as tf.Tensor, tf.tensor(wv, shape))))(x);
+        return [value, dx, ...Object.values(grads)].map((t) => t.dataSync().slice() as Float32Array);
+      });
+      layer.weights.forEach((w) => w.dispose());
+      return out;
+    };
+    const cpu = run("cpu");
+    const addon = loadNativeAddon();
+    const forward = vi.spyOn(addon, "channelAffine"), backward = vi.spyOn(addon, "channelAffineGrad"), binary = vi.spyOn(addon, "binary");
+    const native = run("ft-native");
+    const calls = [forward.mock.calls.length, backward.mock.calls.length];
+    const fullSizeBinaries = binary.mock.calls.filter(([, a, , b]) => a.length === size(shape) && b.length !== size(shape));
+    vi.restoreAllMocks();
+    expect(calls).toEqual([2, 2]); // once per gradient computation
+    expect(fullSizeBinaries, "no broadcast Multiply or Add over x").toEqual([]);
+    ["loss", "dx", "dGamma", "dBeta"].forEach((name, i) => expect(relativeError(native[i]!, cpu[i]!), name).toBeLessThan(1e-5));
+  });
+
+  it("a frozen Scale (not differentiated) gives the same dx and leaves no tensor behind", () => {
+    tf.setBackend("ft-native");
+    const layer = new Scale({ trainable: false });
+    const x = tf.tensor(random(2 * 3 * 3 * 4), [2, 3, 3, 4]);
+    layer.build(x.shape);
+    layer.setWeights([tf.tensor(random(4)), tf.tensor(random(4))]);
+    const loss = (xs: tf.Tensor) => tf.sum(tf.square(layer.apply(xs) as tf.Tensor));
+    tf.dispose(tf.grad(loss)(x));
+    const before = tf.memory().numTensors;
+    const dx = tf.grad(loss)(x);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    tf.setBackend("cpu");
+    const reference = tf.grad(loss)(x);
+    expect(relativeError(dx.dataSync(), reference.dataSync())).toBeLessThan(1e-5);
+    tf.dispose([x, dx, reference]);
+    layer.weights.forEach((w) => w.dispose());
+  });
+
   const optimizers: OptimizerConfig[] = [
     { kind: "sgd", lr: 0.05, momentum: 0.9, nesterov: true, decay: 1e-3 },
     { kind: "sgd", lr: 0.1, momentum: 0.5, nesterov: false, decay: 0 },
@@ -137,6 +188,9 @@ describe.skipIf(nativeUnavailable)(`ft-native fused training kernels${skipReason
     expect(() => a.batchNormTraining(f(12), 4, f(4), f(4), -1, f(12), f(4), f(4))).toThrow(/epsilon/);
     expect(() => a.batchNormTrainingGrad(f(12), f(12), f(4), f(4), f(4), f(4), f(4), 1e-3, f(11), f(4), f(4))).toThrow(/dx has 11/);
     expect(() => a.batchNormTrainingGrad(f(12), f(12), f(4), f(4), f(4), f(3), f(4), 1e-3, f(12), f(4), f(4))).toThrow(/dMean has 3/);
+    expect(() => a.channelAffine(f(10), f(4), f(4), f(10))).toThrow(/x has 10 elements, not a positive multiple of 4/);
+    expect(() => a.channelAffine(f(12), f(4), f(3), f(12))).toThrow(/offset has 3/);
+    expect(() => a.channelAffineGrad(f(12), f(12), f(4), f(12), f(4), f(5))).toThrow(/dOffset has 5/);
     expect(() => a.sgdUpdate(f(5), f(5), f(4), 0.1, 0.9, true, f(5), f(5))).toThrow(/grad has 4/);
     expect(() => a.sgdUpdate(f(5), f(5), f(5), 0.1, 0.9, 1 as unknown as boolean, f(5), f(5))).toThrow(/nesterov/);
     expect(() => a.adamUpdate(f(5), f(5), f(5), f(5), 0.1, 0.9, 0.1, 0.999, 0.001, 1e-8, f(5), f(5), f(6))).toThrow(/nextV has 6/);

@@ -54,6 +54,8 @@ const CONV_CASES: ConvCase[] = [
   // 128 channels in and out: the backward passes run on blocked activations, reordered from and to NHWC.
   { name: "144→128-channel 3×3 explicit asymmetric stride 2 (blocked backward)", x: [2, 7, 6, 144], filter: [3, 3, 144, 128], strides: 2, pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
   { name: "128→160-channel 3×3 same stride 1 (blocked backward)", x: [3, 5, 4, 128], filter: [3, 3, 128, 160], strides: 1, pad: "same" },
+  // Large enough for oneDNN to choose Winograd F(4×4, 3×3) for the input gradient (as in VGG's 3×3 stride-1 layers).
+  { name: "128→128-channel 3×3 same stride 1, batch 16 (Winograd backward data)", x: [16, 14, 14, 128], filter: [3, 3, 128, 128], strides: 1, pad: "same" },
 ];
 
 describe.skipIf(nativeUnavailable)(`ft-native kernels match the cpu backend${skipReason}`, () => {

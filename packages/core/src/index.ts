@@ -7,7 +7,7 @@ export { resolveBuildOptions } from "./registry/build-options.js";
 export { preprocess, preprocessor, PREPROCESSING_DESCRIPTIONS } from "./preprocessing.js";
 export { selectBackend, currentBackend, registerBackendCandidate, listBackendCandidates, type BackendCandidate, type BackendSelection, type BackendAttempt } from "./backend/select.js";
 export { registerCpuTrainingKernels } from "./backend/avg-pool-grad.js";
-export { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, KERAS_ADAM_UPDATE, KERAS_SGD_UPDATE, FT_KERNELS, TRAINING_KERNELS, missingTrainingKernels, type BatchNormTrainingAttrs, type KerasSgdUpdateAttrs, type KerasAdamUpdateAttrs, type KernelSignature } from "./backend/contract.js";
+export { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, CHANNEL_AFFINE, CHANNEL_AFFINE_GRAD, KERAS_ADAM_UPDATE, KERAS_SGD_UPDATE, FT_KERNELS, TRAINING_KERNELS, missingTrainingKernels, type BatchNormTrainingAttrs, type KerasSgdUpdateAttrs, type KerasAdamUpdateAttrs, type KernelSignature } from "./backend/contract.js";
 export { ftHome } from "./paths.js";
 export type { Example, RawImage, ImageDataset, Batch, BatchSource } from "./data/dataset.js";
 export { resizeBilinear } from "./data/resize.js";

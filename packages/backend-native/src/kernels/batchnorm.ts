@@ -1,20 +1,20 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, type BatchNormTrainingAttrs } from "@ft/core";
+import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, CHANNEL_AFFINE, CHANNEL_AFFINE_GRAD, type BatchNormTrainingAttrs } from "@ft/core";
 import { installNativeGradients } from "../gradients.js";
 import { allocateOutput, CENTERED_DOT, CHANNEL_SUMS, f32, nativeBackend, sizeOf, type KernelContext } from "./util.js";
 
-/** These kernels have no cpu fallback: a non-float32 input is a caller's error. */
+/** These kernels (but FusedBatchNorm) have no cpu fallback: a non-float32 input is a caller's error. */
 function floats(backend: MathBackendCPU, t: tf.TensorInfo, name: string): Float32Array {
   const values = f32(backend, t);
-  if (!values) throw new Error(`ft-native BatchNorm training: ${name} must be float32, got ${t.dtype}`);
+  if (!values) throw new Error(`ft-native BatchNorm/Scale kernel: ${name} must be float32, got ${t.dtype}`);
   return values;
 }
 
 /**
  * FusedBatchNorm: (x - mean) * scale / sqrt(variance + epsilon) + offset, parameters broadcast like
  * the cpu kernel; FtCenteredDot, used by its gradient (gradients.ts); and @ft/core's training-mode
- * BatchNorm and its gradient, each one addon call.
+ * BatchNorm, its per-channel affine map (Caffe's Scale) and their gradients, each one addon call.
  */
 export function batchNormKernels(ctx: KernelContext): tf.KernelConfig[] {
   const fallback = ctx.fallback("FusedBatchNorm");
@@ -66,11 +66,29 @@ export function batchNormKernels(ctx: KernelContext): tf.KernelConfig[] {
     if (dxSums) native!.attach(dxInfo.dataId, CHANNEL_SUMS, dxSums);
     return [dxInfo, backend.makeTensorInfo([channels], "float32", dScale), backend.makeTensorInfo([channels], "float32", dOffset)];
   };
+  const affine: tf.KernelFunc = (args) => {
+    const backend = args.backend as MathBackendCPU;
+    const { x, scale, offset } = args.inputs as Record<string, tf.TensorInfo>;
+    const y = allocateOutput(backend, sizeOf(x!.shape));
+    ctx.addon.channelAffine(floats(backend, x!, "x"), floats(backend, scale!, "scale"), floats(backend, offset!, "offset"), y);
+    return backend.makeTensorInfo(x!.shape, "float32", y);
+  };
+  const affineGrad: tf.KernelFunc = (args) => {
+    const backend = args.backend as MathBackendCPU;
+    const { dy, x, scale } = args.inputs as Record<string, tf.TensorInfo>;
+    const channels = scale!.shape[0]!;
+    const dx = allocateOutput(backend, sizeOf(x!.shape)), dScale = new Float32Array(channels), dOffset = new Float32Array(channels);
+    ctx.addon.channelAffineGrad(floats(backend, dy!, "dy"), floats(backend, x!, "x"), floats(backend, scale!, "scale"), dx, dScale, dOffset);
+    return [backend.makeTensorInfo(x!.shape, "float32", dx), backend.makeTensorInfo([channels], "float32", dScale),
+      backend.makeTensorInfo([channels], "float32", dOffset)];
+  };
   return [
     { kernelName: "FusedBatchNorm", backendName: "", kernelFunc },
     { kernelName: CENTERED_DOT, backendName: "", kernelFunc: centeredDot },
     { kernelName: BATCH_NORM_TRAINING, backendName: "", kernelFunc: training },
     { kernelName: BATCH_NORM_TRAINING_GRAD, backendName: "", kernelFunc: trainingGrad },
+    { kernelName: CHANNEL_AFFINE, backendName: "", kernelFunc: affine },
+    { kernelName: CHANNEL_AFFINE_GRAD, backendName: "", kernelFunc: affineGrad },
   ];
 }
 

@@ -5,10 +5,11 @@ import * as tfl from "@tensorflow/tfjs-layers";
 import { kernelsRunBy } from "@ft/test-support/kernels";
 import { afterEach, describe, expect, it } from "vitest";
 import { batchNormTraining } from "../layers/batch-norm-training.js";
+import { Scale } from "../layers/scale.js";
 import { createOptimizer, resolveOptimizerConfig, SEED_SGD } from "../train/optimizers.js";
 import { trainStep } from "../train/step.js";
 import { weightKey } from "../train/checkpoint.js";
-import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, FT_KERNELS, KERAS_ADAM_UPDATE, KERAS_SGD_UPDATE, missingTrainingKernels, TRAINING_KERNELS } from "./contract.js";
+import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, CHANNEL_AFFINE, CHANNEL_AFFINE_GRAD, FT_KERNELS, KERAS_ADAM_UPDATE, KERAS_SGD_UPDATE, missingTrainingKernels, TRAINING_KERNELS } from "./contract.js";
 import { finetune } from "../finetune/job.js";
 import { UsageError } from "../errors.js";
 import { selectBackend } from "./select.js";
@@ -135,5 +136,21 @@ describe("ft's own kernels are called as FT_KERNELS describes them", () => {
     expectCalledAsSigned(BATCH_NORM_TRAINING);
     expectCalledAsSigned(BATCH_NORM_TRAINING_GRAD);
     tf.dispose([x, scale, offset, ...grads]);
+  });
+
+  it("Caffe's Scale as one per-channel affine kernel, and its gradient", async () => {
+    await selectBackend("cpu");
+    standIn(CHANNEL_AFFINE, ["x"]);
+    standIn(CHANNEL_AFFINE_GRAD, ["dy", "scale", "scale"]);
+    const layer = new Scale({ name: "contract_scale" });
+    const x = tf.randomUniform([2, 3, 3, 4], -1, 1, "float32", 6);
+    layer.build(x.shape);
+    const f = (a: tf.Tensor) => tf.sum(layer.apply(a) as tf.Tensor);
+    const { grads } = tf.variableGrads(() => f(x) as tf.Scalar, layer.trainableWeights.map((w) => w.read() as tf.Variable));
+    expect(Object.values(grads).map((g) => g.shape)).toEqual([[4], [4]]);
+    expectCalledAsSigned(CHANNEL_AFFINE);
+    expectCalledAsSigned(CHANNEL_AFFINE_GRAD);
+    tf.dispose([x, ...Object.values(grads)]);
+    layer.weights.forEach((w) => w.dispose());
   });
 });

@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
  * - {@link FT_KERNELS}: the kernels ft defines itself, with their inputs, outputs and attributes. An
  *   engine may provide them (ft-native does); core runs one only where the active engine registers it
  *   and uses tfjs ops otherwise. Their gradients live beside the op that runs them
- *   (layers/batch-norm-training.ts), so every engine gets the same ones.
+ *   (layers/batch-norm-training.ts, layers/channel-affine.ts), so every engine gets the same ones.
  *
  * Attributes of the stock kernels are tfjs's own types (`tf.Conv2DAttrs`, …); ft's are below.
  */
@@ -24,6 +24,11 @@ export const BATCH_NORM_TRAINING_GRAD = "FtBatchNormTrainingGrad";
 export interface BatchNormTrainingAttrs {
   varianceEpsilon: number;
 }
+
+/** Caffe's Scale layer as one kernel: y = x·scale + offset per channel of channels-last x. */
+export const CHANNEL_AFFINE = "FtChannelAffine";
+/** The gradient of {@link CHANNEL_AFFINE} in one pass. */
+export const CHANNEL_AFFINE_GRAD = "FtChannelAffineGrad";
 
 /** One Keras-1 SGD update of a parameter in one pass (tfjs needs six to nine full-size ops). */
 export const KERAS_SGD_UPDATE = "FtKerasSgdUpdate";
@@ -62,6 +67,18 @@ export const FT_KERNELS: Readonly<Record<string, KernelSignature>> = {
     outputs: ["dx", "dScale", "dOffset"],
     attrs: ["varianceEpsilon"],
     computes: "the gradient of FtBatchNormTraining; dMean and dVariance are the gradients of its statistics outputs",
+  },
+  [CHANNEL_AFFINE]: {
+    inputs: ["x", "scale", "offset"],
+    outputs: ["y"],
+    attrs: [],
+    computes: "x channels last, scale and offset of length C; y = x·scale + offset",
+  },
+  [CHANNEL_AFFINE_GRAD]: {
+    inputs: ["dy", "x", "scale"],
+    outputs: ["dx", "dScale", "dOffset"],
+    attrs: [],
+    computes: "the gradient of FtChannelAffine: dx = dy·scale, dScale = Σ dy·x and dOffset = Σ dy over all axes but the last",
   },
   [KERAS_SGD_UPDATE]: {
     inputs: ["param", "velocity", "grad"],

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, type BatchNormTrainingAttrs } from "../backend/contract.js";
+import { onePassGradient } from "./one-pass-gradient.js";
 
 /*
  * Training-mode BatchNorm as one kernel (backend/contract.ts), for engines that implement it (ft-native
@@ -16,20 +17,8 @@ tf.registerGradient({
     // The engine hands zeros for outputs off the gradient path (the statistics, in ft's models);
     // the kernel folds their gradients into its per-channel coefficients at no cost.
     const [dy, dMean, dVariance] = (dys as Array<tf.Tensor | null>).map((d, i) => d ?? tf.zerosLike(i === 0 ? x : mean)) as [tf.Tensor, tf.Tensor, tf.Tensor];
-    // The engine calls each input's thunk in its own tidy, and skips inputs off the gradient path
-    // (a frozen layer's scale), so the per-channel gradients are carried between thunks as plain
-    // arrays: a tensor kept for a thunk that never runs would leak.
-    let params: { dScale: Float32Array; dOffset: Float32Array } | undefined;
-    const backward = (): tf.Tensor => {
-      const [dx, dScale, dOffset] = tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD, { dy, x, mean, variance, scale, dMean, dVariance }, attrs) as tf.Tensor[];
-      params = { dScale: (dScale!.dataSync() as Float32Array).slice(), dOffset: (dOffset!.dataSync() as Float32Array).slice() };
-      return dx!;
-    };
-    const param = (key: "dScale" | "dOffset") => () => {
-      if (!params) tf.dispose(backward());
-      return tf.tensor(params![key], scale.shape);
-    };
-    return { x: backward, scale: param("dScale"), offset: param("dOffset") };
+    const backward = () => tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD, { dy, x, mean, variance, scale, dMean, dVariance }, attrs) as tf.Tensor[];
+    return onePassGradient(backward, { scale: scale.shape, offset: scale.shape });
   },
 });
 

@@ -4,6 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
+import { channelAffine } from "./channel-affine.js";
 
 export interface ScaleArgs {
   /** Channel axis (default -1, the last axis of an NHWC tensor). */
@@ -48,7 +49,7 @@ export class Scale extends tfl.layers.Layer {
       const broadcast = x.shape.map((d, i) => (i === axis ? d : 1));
       const gamma = this.gamma!.read();
       const beta = this.beta!.read();
-      if (axis === x.rank - 1) return tf.add(tf.mul(x, gamma), beta);
+      if (axis === x.rank - 1) return channelAffine(x, gamma, beta);
       return tf.add(tf.mul(x, tf.reshape(gamma, broadcast)), tf.reshape(beta, broadcast));
     });
   }
