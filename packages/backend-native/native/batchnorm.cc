@@ -133,6 +133,14 @@ int64_t rowsOf(const Napi::CallbackInfo& info, size_t index, const char* name, i
   return n / c;
 }
 
+/** Element count of argument `index` (a Float32Array of per-channel values): the channel count. */
+int64_t channelsOf(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  if (index >= info.Length() || !info[index].IsTypedArray()) fail(info.Env(), std::string(name) + " must be a Float32Array");
+  const int64_t c = static_cast<int64_t>(info[index].As<Napi::TypedArray>().ElementLength());
+  if (c == 0) fail(info.Env(), std::string(name) + " is empty");
+  return c;
+}
+
 float epsilonArg(const Napi::CallbackInfo& info, size_t index) {
   if (index >= info.Length() || !info[index].IsNumber()) fail(info.Env(), "epsilon must be a number");
   const double eps = info[index].As<Napi::Number>().DoubleValue();
@@ -197,9 +205,7 @@ Napi::Value BatchNormTraining(const Napi::CallbackInfo& info) {
 Napi::Value BatchNormTrainingGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 11) fail(env, "batchNormTrainingGrad takes (dy, x, mean, variance, scale, dMean, dVariance, epsilon, dx, dScale, dOffset, dxSums?)");
-  if (!info[2].IsTypedArray()) fail(env, "mean must be a Float32Array");
-  const int64_t c = static_cast<int64_t>(info[2].As<Napi::TypedArray>().ElementLength());
-  if (c == 0) fail(env, "mean is empty");
+  const int64_t c = channelsOf(info, 2, "mean");
   const int64_t rows = rowsOf(info, 1, "x", c);
   const float* dy = f32Arg(info, 0, "dy", rows * c).data;
   const float* x = f32Arg(info, 1, "x", rows * c).data;
@@ -263,9 +269,7 @@ Napi::Value BatchNormTrainingGrad(const Napi::CallbackInfo& info) {
 Napi::Value ChannelAffine(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 4) fail(env, "channelAffine takes (x, scale, offset, y)");
-  if (!info[1].IsTypedArray()) fail(env, "scale must be a Float32Array");
-  const int64_t c = static_cast<int64_t>(info[1].As<Napi::TypedArray>().ElementLength());
-  if (c == 0) fail(env, "scale is empty");
+  const int64_t c = channelsOf(info, 1, "scale");
   const int64_t rows = rowsOf(info, 0, "x", c);
   affineRows(rows, c, f32Arg(info, 0, "x", rows * c).data, f32Arg(info, 1, "scale", c).data, f32Arg(info, 2, "offset", c).data,
              f32Arg(info, 3, "y", rows * c).data);
@@ -277,9 +281,7 @@ Napi::Value ChannelAffine(const Napi::CallbackInfo& info) {
 Napi::Value ChannelAffineGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 6) fail(env, "channelAffineGrad takes (dy, x, scale, dx, dScale, dOffset)");
-  if (!info[2].IsTypedArray()) fail(env, "scale must be a Float32Array");
-  const int64_t c = static_cast<int64_t>(info[2].As<Napi::TypedArray>().ElementLength());
-  if (c == 0) fail(env, "scale is empty");
+  const int64_t c = channelsOf(info, 2, "scale");
   const int64_t rows = rowsOf(info, 1, "x", c);
   const float* __restrict dy = f32Arg(info, 0, "dy", rows * c).data;
   const float* __restrict x = f32Arg(info, 1, "x", rows * c).data;

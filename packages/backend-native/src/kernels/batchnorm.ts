@@ -11,6 +11,11 @@ function floats(backend: MathBackendCPU, t: tf.TensorInfo, name: string): Float3
   return values;
 }
 
+/** The per-channel gradients of a BatchNorm/Scale gradient kernel as outputs. */
+function parameterGradients(backend: MathBackendCPU, dScale: Float32Array, dOffset: Float32Array): tf.TensorInfo[] {
+  return [dScale, dOffset].map((values) => backend.makeTensorInfo([values.length], "float32", values));
+}
+
 /**
  * FusedBatchNorm: (x - mean) * scale / sqrt(variance + epsilon) + offset, parameters broadcast like
  * the cpu kernel; FtCenteredDot, used by its gradient (gradients.ts); and @ft/core's training-mode
@@ -64,7 +69,7 @@ export function batchNormKernels(ctx: KernelContext): tf.KernelConfig[] {
       dx, dScale, dOffset, dxSums);
     const dxInfo = backend.makeTensorInfo(x!.shape, "float32", dx);
     if (dxSums) native!.attach(dxInfo.dataId, CHANNEL_SUMS, dxSums);
-    return [dxInfo, backend.makeTensorInfo([channels], "float32", dScale), backend.makeTensorInfo([channels], "float32", dOffset)];
+    return [dxInfo, ...parameterGradients(backend, dScale, dOffset)];
   };
   const affine: tf.KernelFunc = (args) => {
     const backend = args.backend as MathBackendCPU;
@@ -79,8 +84,7 @@ export function batchNormKernels(ctx: KernelContext): tf.KernelConfig[] {
     const channels = scale!.shape[0]!;
     const dx = allocateOutput(backend, sizeOf(x!.shape)), dScale = new Float32Array(channels), dOffset = new Float32Array(channels);
     ctx.addon.channelAffineGrad(floats(backend, dy!, "dy"), floats(backend, x!, "x"), floats(backend, scale!, "scale"), dx, dScale, dOffset);
-    return [backend.makeTensorInfo(x!.shape, "float32", dx), backend.makeTensorInfo([channels], "float32", dScale),
-      backend.makeTensorInfo([channels], "float32", dOffset)];
+    return [backend.makeTensorInfo(x!.shape, "float32", dx), ...parameterGradients(backend, dScale, dOffset)];
   };
   return [
     { kernelName: "FusedBatchNorm", backendName: "", kernelFunc },

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, type BatchNormTrainingAttrs } from "../backend/contract.js";
-import { onePassGradient } from "./one-pass-gradient.js";
+import { checkPerChannel, onePassGradient } from "./per-channel.js";
 
 /*
  * Training-mode BatchNorm as one kernel (backend/contract.ts), for engines that implement it (ft-native
@@ -33,11 +33,6 @@ export function hasBatchNormTrainingKernel(): boolean {
  * Needs `hasBatchNormTrainingKernel()`. Returns [y, mean, variance].
  */
 export function batchNormTraining(x: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor, varianceEpsilon: number): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  const channels = x.shape[x.rank - 1];
-  for (const [name, t] of [["scale", scale], ["offset", offset]] as const) {
-    if (t.rank !== 1 || t.shape[0] !== channels) {
-      throw new Error(`batchNormTraining: ${name} has shape [${t.shape}], expected [${channels}] (the last axis of x, shape [${x.shape}])`);
-    }
-  }
+  checkPerChannel("batchNormTraining", x, { scale, offset });
   return tf.engine().runKernel(BATCH_NORM_TRAINING, { x, scale, offset }, { varianceEpsilon } satisfies BatchNormTrainingAttrs) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
 }

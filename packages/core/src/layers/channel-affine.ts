@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { CHANNEL_AFFINE, CHANNEL_AFFINE_GRAD } from "../backend/contract.js";
-import { onePassGradient } from "./one-pass-gradient.js";
+import { checkPerChannel, onePassGradient } from "./per-channel.js";
 
 /*
  * Caffe's Scale layer as one kernel (backend/contract.ts) where the engine has it (ft-native does), and
@@ -20,12 +20,7 @@ tf.registerGradient({
 
 /** `x · scale + offset` per channel of `x` (its last axis); one kernel where the engine has it. */
 export function channelAffine(x: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor): tf.Tensor {
-  const channels = x.shape[x.rank - 1];
-  for (const [name, t] of [["scale", scale], ["offset", offset]] as const) {
-    if (t.rank !== 1 || t.shape[0] !== channels) {
-      throw new Error(`channelAffine: ${name} has shape [${t.shape}], expected [${channels}] (the last axis of x, shape [${x.shape}])`);
-    }
-  }
+  checkPerChannel("channelAffine", x, { scale, offset });
   if (tf.getKernel(CHANNEL_AFFINE, tf.getBackend()) && x.dtype === "float32") {
     return tf.engine().runKernel(CHANNEL_AFFINE, { x, scale, offset }, {}) as tf.Tensor;
   }

@@ -1,5 +1,17 @@
 import * as tf from "@tensorflow/tfjs-core";
 
+/** What the kernels with per-channel parameters (training BatchNorm, Caffe's Scale) share. */
+
+/** Throws unless every parameter is a vector as long as the last axis of `x` (`op` names the caller). */
+export function checkPerChannel(op: string, x: tf.Tensor, parameters: Readonly<Record<string, tf.Tensor>>): void {
+  const channels = x.shape[x.rank - 1];
+  for (const [name, t] of Object.entries(parameters)) {
+    if (t.rank !== 1 || t.shape[0] !== channels) {
+      throw new Error(`${op}: ${name} has shape [${t.shape}], expected [${channels}] (the last axis of x, shape [${x.shape}])`);
+    }
+  }
+}
+
 /**
  * The input-gradient thunks of a kernel whose backward pass computes the gradients of `x` and of its
  * per-channel parameters together (one call of a `…Grad` kernel that returns `[dx, ...parameterGradients]`).
