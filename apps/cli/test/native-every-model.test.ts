@@ -1,9 +1,10 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
-import { applyBatchNormPolicy, createModel, getModel, hashSeed, listModels, seedDropout, selectBackend, withNewHead, type InputShape } from "@ft/core";
+import { applyBatchNormPolicy, createModel, getModel, hashSeed, listModels, Scale, seedDropout, selectBackend, withNewHead, type InputShape } from "@ft/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadNativeAddon, registerNativeBackend } from "@ft/backend-native";
 import { failureOf, requirement } from "@ft/test-support/system";
+import { random } from "@ft/test-support/random";
 import { relativeError } from "@ft/test-support/tolerance";
 import "../src/models.js";
 import { seedSgdStep } from "./seed-step.js";
@@ -230,3 +231,66 @@ describe.skipIf(nativeUnavailable)(`training-mode BatchNorm of every architectur
     }
   });
 });
+
+/**
+ * A Caffe Scale that alone reads a training BatchNorm's output is folded into it on ft-native (one
+ * FtBatchNormTraining with scale·gamma and scale·beta + offset, no FtChannelAffine), with the loss,
+ * every weight's gradient and the moving statistics of tfjs-layers' own BatchNorm then Scale on the
+ * cpu backend. A Scale whose BN output has another reader is not folded, and a second model sharing
+ * the layers sees the BN's own output.
+ */
+describe.skipIf(nativeUnavailable)(`Caffe Scale folded into training BatchNorm on ft-native${skipReason}`, () => {
+  afterAll(async () => {
+    await selectBackend("wasm");
+  });
+
+  it("gives the cpu backend's loss, gradients and moving statistics; only a sole reader is folded", async () => {
+    await selectBackend("cpu");
+    const input = tfl.input({ shape: [6, 5, 4] });
+    const conv = (filters: number, name: string) => tfl.layers.conv2d({ filters, kernelSize: 3, padding: "same", useBias: false, name });
+    const bn = (name: string) => tfl.layers.batchNormalization({ momentum: 0.5, epsilon: 1.1e-5, name });
+    const bn1 = bn("bn1"), bn2 = bn("bn2");
+    const folded = apply(new Scale({ name: "scale1" }), apply(bn1, apply(conv(8, "conv1"), input)));
+    const normalised = apply(bn2, apply(conv(6, "conv2"), apply(tfl.layers.activation({ activation: "relu" }), folded)));
+    const both = tfl.layers.add().apply([apply(new Scale({ name: "scale2" }), normalised), normalised]) as tfl.SymbolicTensor; // bn2 has two readers
+    const output = apply(tfl.layers.dense({ units: 3, activation: "softmax" }), apply(tfl.layers.globalAveragePooling2d({}), both));
+    const model = tfl.model({ inputs: input, outputs: output });
+    const probe = tfl.model({ inputs: input, outputs: bn1.output as tfl.SymbolicTensor });
+    applyBatchNormPolicy(model, "train");
+    // Asymmetric weights: Scale and BN parameters away from 1 and 0.
+    const start = model.weights.map((w) => random(w.read().size).map((v) => (w.originalName.includes("gamma") ? 1 + 0.5 * v : w.originalName.includes("variance") ? 1 + Math.abs(v) : v)));
+    const x = random(2 * 6 * 5 * 4), labels = [[1, 0, 0], [0, 0, 1]];
+
+    const run = async (backend: "cpu" | "native") => {
+      await selectBackend(backend);
+      writeWeights(model, start);
+      const xs = tf.tensor4d(x, [2, 6, 5, 4]), ys = tf.tensor2d(labels);
+      let bnOnly: Float32Array | undefined;
+      const profile = await tf.profile(() => {
+        const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar,
+          model.trainableWeights.map((w) => w.read() as tf.Variable));
+        const out = [value, ...model.trainableWeights.map((w) => grads[(w.read() as tf.Variable).name]!)].map((t) => t.dataSync().slice() as Float32Array);
+        tf.dispose([value, ...Object.values(grads)]);
+        return out;
+      });
+      const [loss, ...gradients] = profile.result as unknown as Float32Array[];
+      tf.tidy(() => void (bnOnly = (probe.apply(xs, { training: true }) as tf.Tensor).dataSync().slice() as Float32Array));
+      tf.dispose([xs, ys]);
+      const kernels = (name: string) => profile.kernels.filter((k) => k.name === name).length;
+      return { loss: loss!, gradients, statistics: readWeights(model).filter((_, i) => model.weights[i]!.originalName.includes("moving")), bnOnly: bnOnly!, kernels };
+    };
+    const cpu = await run("cpu");
+    const native = await run("native");
+    expect(native.kernels("FtBatchNormTraining"), "two training BNs").toBe(2);
+    expect(native.kernels("FtChannelAffine"), "scale1 folded, scale2 not (bn2's output has another reader)").toBe(1);
+    expect(relativeError(native.loss, cpu.loss)).toBeLessThan(1e-5);
+    model.trainableWeights.forEach((w, i) => expect(relativeError(native.gradients[i]!, cpu.gradients[i]!), `gradient of ${w.originalName}`).toBeLessThan(1e-4));
+    native.statistics.forEach((s, i) => expect(relativeError(s, cpu.statistics[i]!), `moving statistic ${i}`).toBeLessThan(1e-5));
+    expect(relativeError(native.bnOnly, cpu.bnOnly), "a model sharing bn1 reads its own output").toBeLessThan(1e-5);
+    model.dispose();
+  });
+});
+
+function apply(layer: tfl.layers.Layer, x: tfl.SymbolicTensor): tfl.SymbolicTensor {
+  return layer.apply(x) as tfl.SymbolicTensor;
+}

@@ -180,6 +180,48 @@ describe.skipIf(nativeUnavailable)(`ft-native fused training kernels${skipReason
     expect(Array.from(native[1]!)).toEqual(Array.from(cpu[1]!));
   });
 
+  it("updates write over a parameter no one else holds; a held clone, a read array and the convolution's filter cache see no stale values", () => {
+    const shape = [3, 3, 16, 32]; // pooled: arrays below 4096 elements are not the pool's
+    const x0 = random(2 * 6 * 5 * 16), p0 = random(size(shape)), grads = [0, 1, 2, 3].map(() => random(size(shape)));
+    const config: OptimizerConfig = { kind: "sgd", lr: 0.1, momentum: 0.9, nesterov: true, decay: 0 };
+    /** Per update: the parameter's values, whether its data stayed the same, and a convolution with it. */
+    const run = (backend: string) => {
+      tf.setBackend(backend);
+      const x = tf.tensor4d(x0, [2, 6, 5, 16]);
+      const variable = tf.variable(tf.tensor(p0, shape), true, `inplace_${backend}`);
+      const optimizer = createOptimizer(config);
+      const steps = grads.map((g, i) => {
+        const before = variable.dataId;
+        const conv = tf.tidy(() => tf.conv2d(x, variable as tf.Tensor4D, 1, "same").dataSync().slice()); // fills the filter cache
+        const held = i === 2 ? tf.clone(variable) : undefined; // another tensor of the same data
+        const read = i === 3 ? variable.dataSync() : undefined; // the backing array, handed out
+        const readCopy = read?.slice();
+        tf.tidy(() => optimizer.apply([{ key: "p", variable, grad: tf.tensor(g, shape), lrScale: 1 }], config.lr));
+        const kept = { held: held?.dataSync().slice(), read: read && Array.from(read).every((v, j) => v === readCopy![j]) };
+        held?.dispose();
+        // Read through a copy: dataSync on the variable would hand its array out.
+        const values = tf.tidy(() => tf.mul(variable, 1).dataSync().slice());
+        return { conv, values, inPlace: variable.dataId === before, kept };
+      });
+      const after = tf.tidy(() => tf.conv2d(x, variable as tf.Tensor4D, 1, "same").dataSync().slice());
+      optimizer.dispose();
+      tf.dispose([x, variable]);
+      return { steps, after };
+    };
+    const cpu = run("cpu");
+    const native = run("ft-native");
+    // The first update's parameter is a caller's array, the third's is shared with a clone, the fourth's was handed out.
+    expect(native.steps.map((s) => s.inPlace)).toEqual([false, true, false, false]);
+    expect(cpu.steps.every((s) => !s.inPlace)).toBe(true);
+    native.steps.forEach((s, i) => {
+      expect(Array.from(s.values), `update ${i + 1}`).toEqual(Array.from(cpu.steps[i]!.values));
+      expect(relativeError(s.conv, cpu.steps[i]!.conv), `convolution before update ${i + 1}`).toBeLessThan(1e-5);
+    });
+    expect(relativeError(native.after, cpu.after), "convolution after the last update").toBeLessThan(1e-5);
+    expect(Array.from(native.steps[2]!.kept.held!), "the clone keeps the values before the update").toEqual(Array.from(cpu.steps[1]!.values));
+    expect(native.steps[3]!.kept.read, "the array dataSync returned is not written over").toBe(true);
+  });
+
   it("bad calls throw", () => {
     const a = loadNativeAddon();
     const f = (n: number) => new Float32Array(n);

@@ -133,6 +133,23 @@ export class NativeBackendCPU extends MathBackendCPU {
     return this.sideValues.get(dataId)?.get(key);
   }
 
+  /**
+   * The values of `dataId` for a kernel to overwrite in place (then it returns the same dataId), or
+   * undefined where the change could be seen: another tensor shares the data, the array is not the
+   * pool's own (a caller's, or a view of another) or readSync handed it out, or it is not computed yet.
+   * What was attached to the old contents is dropped.
+   */
+  overwritable(dataId: DataId): Float32Array | undefined {
+    if (!this.data.has(dataId) || this.deferred.has(dataId) || this.refCount(dataId) !== 1) return undefined;
+    const values = this.data.get(dataId)!.values;
+    if (!(values instanceof Float32Array)) return undefined;
+    const record = this.pooled.get(values.buffer);
+    if (!record || record.fresh || record.shared || record.exposed) return undefined;
+    for (const scratch of this.sideValues.get(dataId)?.values() ?? []) this.recycle(scratch, true);
+    this.sideValues.delete(dataId);
+    return values;
+  }
+
   private note(values: unknown): void {
     if (!ArrayBuffer.isView(values)) return;
     const record = this.pooled.get(values.buffer);

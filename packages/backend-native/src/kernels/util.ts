@@ -76,8 +76,9 @@ const weightIds = new WeakMap<object, number>();
 let nextWeightId = 1;
 
 /**
- * A number naming a tensor's data for the addon's filter cache: tfjs never changes the values
- * behind a dataId, so the same id means the reordered filter from the last call is still valid.
+ * A number naming a tensor's data for the addon's filter cache: the values behind a dataId change only
+ * through {@link overwritable}, which forgets the id, so the same id means the reordered filter from the
+ * last call is still valid.
  */
 export function weightsId(t: tf.TensorInfo): number {
   let id = weightIds.get(t.dataId);
@@ -86,6 +87,23 @@ export function weightsId(t: tf.TensorInfo): number {
     weightIds.set(t.dataId, id);
   }
   return id;
+}
+
+/**
+ * The values of input `t` for an elementwise kernel to overwrite, where no one else can see the change
+ * (see NativeBackendCPU.overwritable); the kernel then returns {@link sameData}. Forgets the weights
+ * id, so caches keyed on it see new contents.
+ */
+export function overwritable(backend: MathBackendCPU, t: tf.TensorInfo): Float32Array | undefined {
+  const values = t.dtype === "float32" ? nativeBackend(backend)?.overwritable(t.dataId) : undefined;
+  if (values) weightIds.delete(t.dataId);
+  return values;
+}
+
+/** An output sharing the data of input `t` (a kernel that wrote into it in place). */
+export function sameData(backend: MathBackendCPU, t: tf.TensorInfo): tf.TensorInfo {
+  backend.incRef(t.dataId);
+  return { dataId: t.dataId, shape: t.shape, dtype: t.dtype };
 }
 
 /** True when `bias` broadcasts as a vector along the last axis of length `channels` (shape [C], [1,C], [1,1,1,C]...). */

@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { UsageError } from "../errors.js";
 import { batchNormTraining, hasBatchNormTrainingKernel } from "../layers/batch-norm-training.js";
+import { markScaled, Scale } from "../layers/scale.js";
 
 /**
  * What BatchNormalization layers do during training steps:
@@ -18,8 +19,15 @@ export const BATCH_NORM_POLICIES: readonly BatchNormPolicy[] = ["train", "frozen
 type CallFn = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
 interface Patched {
   policy: BatchNormPolicy;
+  /**
+   * The Scale layer that alone reads this BN's output in `model`, folded into the BN in training mode
+   * while `model` runs (another model sharing the layer may read the BN's output itself).
+   */
+  fold?: { scale: Scale; model: tfl.LayersModel };
 }
 const patched = new WeakMap<tfl.layers.Layer, Patched>();
+/** How many calls of each model (with a fold) are running now. */
+const running = new WeakMap<tfl.LayersModel, number>();
 
 /** True for layers that keep moving statistics updated in training mode. */
 export function isBatchNorm(layer: tfl.layers.Layer): boolean {
@@ -31,7 +39,10 @@ export function isBatchNorm(layer: tfl.layers.Layer): boolean {
  * Porting note: tfjs ignores `trainable` for BN statistics, so the layer's `call` is wrapped to pass
  * `training: false` when the policy says inference mode. In training mode, on a backend with a fused
  * training-BatchNorm kernel (ft-native), the wrapper normalises with that kernel instead of tfjs-layers'
- * moments + batchNorm: the same values, a fraction of the memory passes.
+ * moments + batchNorm: the same values, a fraction of the memory passes; and where the BN's output feeds
+ * only a Caffe Scale layer (Caffe-converted DenseNets and ResNets), that layer's affine map is folded into
+ * the BN's (scale·gamma, scale·beta + offset): one full-size pass each way instead of two, and one
+ * activation less kept for the backward pass.
  * Returns the number of BN layers.
  */
 export function applyBatchNormPolicy(model: tfl.LayersModel, policy: BatchNormPolicy): number {
@@ -40,19 +51,24 @@ export function applyBatchNormPolicy(model: tfl.LayersModel, policy: BatchNormPo
   for (const layer of model.layers) {
     if (!isBatchNorm(layer)) continue;
     count++;
+    const scale = onlyScaleAfter(model, layer);
+    if (scale) trackRunning(model);
+    const fold = scale && { scale, model };
     const state = patched.get(layer);
     if (state) {
       state.policy = policy;
+      state.fold = fold;
       continue;
     }
-    const own: Patched = { policy };
+    const own: Patched = { policy, fold };
     patched.set(layer, own);
     const target = layer as unknown as { call: CallFn };
     const original = target.call.bind(layer) as CallFn;
     target.call = (inputs, kwargs) => {
       const inference = own.policy === "frozen" || (own.policy === "auto" && !layer.trainable);
       const args = inference && kwargs?.training ? { ...kwargs, training: false } : kwargs;
-      const fused = args?.training ? trainWithOneKernel(layer, inputs) : undefined;
+      const scale = own.fold && running.get(own.fold.model) ? own.fold.scale : undefined;
+      const fused = args?.training ? trainWithOneKernel(layer, inputs, scale) : undefined;
       if (fused) return fused;
       // Any training step, in batch-statistics or inference mode, needs the constant affine: tfjs's gradient
       // of batchNorm fails on a missing scale.
@@ -83,13 +99,18 @@ interface BatchNormFields {
  * statistics toward them by 1 − momentum) with the normalisation as one kernel. Undefined where that
  * kernel does not apply: another backend, a non-float input, or statistics over an axis other than the last.
  */
-function trainWithOneKernel(layer: tfl.layers.Layer, inputs: tf.Tensor | tf.Tensor[]): tf.Tensor | undefined {
+function trainWithOneKernel(layer: tfl.layers.Layer, inputs: tf.Tensor | tf.Tensor[], scale: Scale | undefined): tf.Tensor | undefined {
   const x = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0]! : undefined) : inputs;
   const bn = layer as unknown as BatchNormFields;
   if (!x || x.dtype !== "float32" || (bn.axis !== -1 && bn.axis !== x.rank - 1) || !hasBatchNormTrainingKernel()) return undefined;
-  return tf.tidy(() => {
+  const y = tf.tidy(() => {
     const channels = [x.shape[x.rank - 1]!];
-    const [y, mean, variance] = batchNormTraining(x, bn.gamma?.read() ?? tf.ones(channels), bn.beta?.read() ?? tf.zeros(channels), bn.epsilon);
+    let gamma = bn.gamma?.read() ?? tf.ones(channels), beta = bn.beta?.read() ?? tf.zeros(channels);
+    if (scale) {
+      const [s, o] = scale.read();
+      [gamma, beta] = [tf.mul(gamma, s), tf.add(tf.mul(beta, s), o)];
+    }
+    const [y, mean, variance] = batchNormTraining(x, gamma, beta, bn.epsilon);
     for (const [variable, value] of [[bn.movingMean, mean], [bn.movingVariance, variance]] as const) {
       tf.tidy(() => {
         const current = variable.read();
@@ -98,6 +119,36 @@ function trainWithOneKernel(layer: tfl.layers.Layer, inputs: tf.Tensor | tf.Tens
     }
     return y;
   });
+  if (scale) markScaled(y, scale);
+  return y;
+}
+
+/** Counts the running calls of `model` in `running` (once per model). */
+function trackRunning(model: tfl.LayersModel): void {
+  if (running.has(model)) return;
+  running.set(model, 0);
+  const target = model as unknown as { call: CallFn };
+  const original = target.call.bind(model) as CallFn;
+  target.call = (inputs, kwargs) => {
+    running.set(model, running.get(model)! + 1);
+    try {
+      return original(inputs, kwargs);
+    } finally {
+      running.set(model, running.get(model)! - 1);
+    }
+  };
+}
+
+/**
+ * The Scale layer on the channel axis that is the only reader of `layer`'s output (one call of each, the
+ * output not a model output), or undefined.
+ */
+function onlyScaleAfter(model: tfl.LayersModel, layer: tfl.layers.Layer): Scale | undefined {
+  const next = layer.inboundNodes.length === 1 && layer.outboundNodes.length === 1 ? layer.outboundNodes[0]!.outboundLayer : undefined;
+  if (!(next instanceof Scale) || next.inboundNodes.length !== 1 || model.outputs.some((o) => o.sourceLayer === layer)) return undefined;
+  const shapes = next.inboundNodes[0]!.inputShapes;
+  const rank = (Array.isArray(shapes[0]) ? shapes[0] : shapes).length;
+  return next.axis === -1 || next.axis === rank - 1 ? next : undefined;
 }
 
 /**

@@ -15,6 +15,18 @@ export interface ScaleArgs {
   batchInputShape?: (number | null)[];
 }
 
+/** Tensors that already carry a Scale layer's map (folded into the BatchNorm before it), by that layer. */
+const carriesScale = new WeakMap<tf.Tensor, Scale>();
+
+/**
+ * Marks `y` as already scaled and shifted by `layer`'s weights, which the caller folded into the
+ * computation of `y` (finetune/batchnorm.ts: a training BatchNorm feeding only this layer); `layer`
+ * then passes `y` through unchanged.
+ */
+export function markScaled(y: tf.Tensor, layer: Scale): void {
+  carriesScale.set(y, layer);
+}
+
 /**
  * Per-channel `y = gamma * x + beta`, weights `[gamma, beta]` of shape `[channels]`
  * (gamma starts at 1, beta at 0). Porting note: the Keras original takes `momentum`, `weights` and
@@ -42,13 +54,19 @@ export class Scale extends tfl.layers.Layer {
     this.built = true;
   }
 
+  /** [gamma, beta] as tensors (built layers only). */
+  read(): [tf.Tensor, tf.Tensor] {
+    if (!this.gamma || !this.beta) throw new Error(`Scale "${this.name}" is not built`);
+    return [this.gamma.read(), this.beta.read()];
+  }
+
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+    if (carriesScale.get(x) === this) return x;
     return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
       const axis = this.axis < 0 ? x.rank + this.axis : this.axis;
       const broadcast = x.shape.map((d, i) => (i === axis ? d : 1));
-      const gamma = this.gamma!.read();
-      const beta = this.beta!.read();
+      const [gamma, beta] = this.read();
       if (axis === x.rank - 1) return channelAffine(x, gamma, beta);
       return tf.add(tf.mul(x, tf.reshape(gamma, broadcast)), tf.reshape(beta, broadcast));
     });

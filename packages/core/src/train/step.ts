@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import type { Batch } from "../data/dataset.js";
 import type { Optimizer, ParamUpdate } from "./optimizers.js";
+import { releaseInBackprop } from "./release-in-backprop.js";
 
 /** A parameter trained by a step, with its share of the learning rate. */
 export interface StepParam {
@@ -69,6 +70,7 @@ export async function trainStep(model: tfl.LayersModel, batch: Batch, params: St
         total = tf.div(total, n);
         const reg = model.calculateLosses();
         if (reg.length) total = tf.add(total, tf.mul(tf.addN(reg), size / n));
+        releaseInBackprop();
         return total as tf.Scalar;
       }, variables);
       if (x !== batch.images) x.dispose();
