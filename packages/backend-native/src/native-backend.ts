@@ -145,9 +145,14 @@ export class NativeBackendCPU extends MathBackendCPU {
     if (!(values instanceof Float32Array)) return undefined;
     const record = this.pooled.get(values.buffer);
     if (!record || record.fresh || record.shared || record.exposed) return undefined;
+    this.dropSideValues(dataId);
+    return values;
+  }
+
+  /** Returns what `attach` kept for `dataId` to the pool. */
+  private dropSideValues(dataId: DataId): void {
     for (const scratch of this.sideValues.get(dataId)?.values() ?? []) this.recycle(scratch, true);
     this.sideValues.delete(dataId);
-    return values;
   }
 
   private note(values: unknown): void {
@@ -186,8 +191,7 @@ export class NativeBackendCPU extends MathBackendCPU {
     const values = pending ? undefined : this.data.get(dataId)!.values; // reading a deferred value would compute it
     const disposed = super.disposeData(dataId, force);
     if (!this.data.has(dataId)) {
-      for (const scratch of this.sideValues.get(dataId)?.values() ?? []) this.recycle(scratch, true);
-      this.sideValues.delete(dataId);
+      this.dropSideValues(dataId);
       if (pending) this.settled(dataId, pending);
       if (disposed && values instanceof Float32Array) this.recycle(values);
     }

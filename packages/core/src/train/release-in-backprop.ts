@@ -8,7 +8,6 @@ import * as tf from "@tensorflow/tfjs-core";
  */
 
 interface TapeNode {
-  outputs: tf.Tensor[];
   saved?: tf.Tensor[];
   gradient?: (dys: Array<tf.Tensor | null>) => Record<string, () => tf.Tensor>;
 }
@@ -32,7 +31,7 @@ export function releaseInBackprop(): void {
     const gradient = node.gradient;
     if (!gradient) continue;
     node.gradient = (dys) => {
-      tf.dispose(done); // the node after this one in the tape has run: its inputs are free
+      tf.dispose(done); // the node the pass ran before this one is finished with its output gradients and saved tensors
       done = [...dys.filter((d): d is tf.Tensor => d !== null), ...(node.saved ?? [])];
       const thunks = gradient(dys);
       return Object.fromEntries(Object.entries(thunks).map(([name, thunk]) => [name, () => {
